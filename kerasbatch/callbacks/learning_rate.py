@@ -1,0 +1,42 @@
+"""The learning rate (and loss scale) the optimizer actually applied."""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+
+def applied_learning_rate(optimizer) -> float:
+    """The rate used by the optimizer's most recent step (its schedule at ``iterations - 1``)."""
+    inner = getattr(optimizer, "inner_optimizer", optimizer)
+    rate = inner._learning_rate
+    if callable(rate):
+        step = max(int(ops.convert_to_numpy(inner.iterations)) - 1, 0)
+        rate = rate(step)
+    return float(ops.convert_to_numpy(rate))
+
+
+def loss_scale(optimizer) -> float | None:
+    """The current dynamic loss scale, or None when the optimizer does not scale the loss."""
+    scale = getattr(optimizer, "dynamic_scale", None)
+    return None if scale is None else float(ops.convert_to_numpy(scale))
+
+
+class LearningRateLog(keras.callbacks.Callback):
+    """Writes ``lr`` (and, under loss scaling, ``loss_scale``) into the epoch logs.
+
+    Args:
+        log_loss_scale: also log the dynamic loss scale of a ``LossScaleOptimizer``.
+    """
+
+    def __init__(self, log_loss_scale: bool = True):
+        super().__init__()
+        self.log_loss_scale = log_loss_scale
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is None:
+            return
+        logs["lr"] = applied_learning_rate(self.model.optimizer)
+        scale = loss_scale(self.model.optimizer) if self.log_loss_scale else None
+        if scale is not None:
+            logs["loss_scale"] = scale

@@ -1,0 +1,78 @@
+"""Throughput and step time, with the first steps of a run (graph tracing) left out."""
+
+from __future__ import annotations
+
+import math
+import time
+
+import keras
+import numpy as np
+
+
+class Throughput(keras.callbacks.Callback):
+    """Writes ``seconds``, ``elapsed``, ``steps``, ``examples`` and ``samples_per_second`` into the epoch logs.
+
+    ``samples_per_second`` counts only the time inside training steps after the first ``skip_steps``
+    of the run, where TensorFlow traces the graph; validation is not in it. An epoch with no timed step
+    reports NaN. With ``step_times=True`` it also writes ``step_time_median`` and ``step_time_p90``
+    (seconds). After training, :attr:`samples_per_second` holds the figure for the whole run.
+
+    Args:
+        batch_size: examples per training step.
+        skip_steps: steps at the start of the run that are not timed.
+        step_times: also report the median and 90th percentile step time.
+
+    Example:
+        >>> meter = Throughput(batch_size=32)
+        >>> model.fit(x, y, batch_size=32, callbacks=[meter])  # doctest: +SKIP
+        >>> meter.samples_per_second  # doctest: +SKIP
+    """
+
+    def __init__(self, batch_size: int, skip_steps: int = 2, step_times: bool = True):
+        super().__init__()
+        self.batch_size = batch_size
+        self.skip_steps = skip_steps
+        self.step_times = step_times
+
+    def on_train_begin(self, logs=None):
+        self.steps = 0
+        self.timed_seconds = 0.0
+        self.timed_steps = 0
+        self._start = time.perf_counter()
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch_start = time.perf_counter()
+        self._durations: list[float] = []
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self._step_start = time.perf_counter()
+
+    def on_train_batch_end(self, batch, logs=None):
+        duration = time.perf_counter() - self._step_start
+        self.steps += 1
+        if self.steps > self.skip_steps:
+            self._durations.append(duration)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is None:
+            return
+        now = time.perf_counter()
+        timed = sum(self._durations)
+        self.timed_seconds += timed
+        self.timed_steps += len(self._durations)
+        logs["seconds"] = now - self._epoch_start
+        logs["elapsed"] = now - self._start
+        logs["steps"] = self.steps
+        logs["examples"] = self.steps * self.batch_size
+        logs["samples_per_second"] = self.batch_size * len(self._durations) / timed if timed else math.nan
+        if self.step_times:
+            durations = np.asarray(self._durations) if self._durations else np.asarray([math.nan])
+            logs["step_time_median"] = float(np.median(durations))
+            logs["step_time_p90"] = float(np.percentile(durations, 90))
+
+    @property
+    def samples_per_second(self) -> float:
+        """Examples per second over every timed step of the run."""
+        if not self.timed_seconds:
+            return math.nan
+        return self.batch_size * self.timed_steps / self.timed_seconds

@@ -1,0 +1,244 @@
+"""The ``kerasbatch`` command: parse flags (or a YAML file), build a config, call the API, print.
+
+Nothing here imports TensorFlow at import time, so ``kerasbatch --help`` is instant; the commands that
+train import it when they run. Every user mistake ends as one ``error: …`` line and exit status 2.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import warnings
+from pathlib import Path
+from typing import Any, Callable
+
+import click
+
+from kerasbatch import config as cfg
+from kerasbatch.data import DATASET_NAMES
+from kerasbatch.errors import KerasbatchError
+from kerasbatch.models import MODEL_NAMES
+
+_DEFAULTS = cfg.flat_defaults()
+
+
+def _default(name: str) -> str:
+    value = _DEFAULTS[name]
+    if isinstance(value, tuple):
+        value = ",".join(map(str, value)) if value else "none"
+    return f" [default: {value}]"
+
+
+def _opt(flag: str, help: str, type: Any = None, name: str | None = None, **kw) -> Callable:
+    """An option whose value is None unless given, so that YAML values are not overridden by defaults."""
+    key = name or flag.split("/")[0].lstrip("-").replace("-", "_")
+    shown = _default(key) if key in _DEFAULTS else ""
+    return click.option(flag, key, type=type, default=None, help=help + shown, **kw)
+
+
+# The flags every training command shares; each maps onto a field of RunConfig (see config.FLAT_FIELDS).
+RUN_OPTIONS = [
+    _opt("--dataset", f"Dataset: {', '.join(DATASET_NAMES)}."),
+    _opt("--data-dir", "TensorFlow Datasets data directory."),
+    _opt("--download/--no-download", "Let TensorFlow Datasets download a missing set (needs network)."),
+    _opt("--val-fraction", "Share of training data held out for validation when the set has none.", float),
+    _opt("--augment/--no-augment", "Pad-4 random crop and horizontal flip on training images."),
+    _opt("--dots-samples", "Points in the generated dots set.", int),
+    _opt("--dots-noise", "Noise of the generated dots set.", float),
+    _opt("--data-seed", "Seed of generated data and held-out splits.", int),
+    _opt("--model", f"Model: {', '.join(MODEL_NAMES)}, or package.module:function."),
+    _opt("--widths", "Hidden widths of mlp, e.g. 256,128."),
+    _opt("--dropout", "Dropout rate.", float),
+    _opt("--optimizer", "Optimizer.", click.Choice(cfg.OPTIMIZERS)),
+    _opt("--learning-rate", "Base learning rate, meant for --base-batch.", float),
+    _opt("--momentum", "SGD momentum.", float),
+    _opt("--nesterov/--no-nesterov", "Nesterov momentum for SGD."),
+    _opt("--weight-decay", "Weight decay.", float),
+    _opt("--lr-scaling", "How the rate follows the batch: none, linear (Goyal et al.) or sqrt.",
+         click.Choice(cfg.LR_SCALINGS)),
+    _opt("--base-batch", "Batch size the base learning rate is meant for.", int),
+    _opt("--warmup-epochs", "Epochs of gradual linear warm-up to the scaled rate.", float),
+    _opt("--schedule", "Decay after warm-up.", click.Choice(cfg.SCHEDULES)),
+    _opt("--epochs", "Training epochs.", int),
+    _opt("--precision", "Precision policy; auto picks the fast one for this hardware.", click.Choice(cfg.PRECISIONS)),
+    _opt("--seed", "Seed of weights, shuffling and augmentation.", int),
+    _opt("--target", "Validation accuracy whose first arrival is recorded (e.g. 0.95).", float),
+    _opt("--stop-at-target/--no-stop-at-target", "End each run when --target is reached."),
+    _opt("--diagnostics", f"all, none, or a list of: {', '.join(cfg.DIAGNOSTICS)}."),
+    _opt("--diagnostics-every", "Take the costly diagnostics every N steps.", int),
+    _opt("--micro-batches", "Micro-batches per measured batch for the gradient noise scale.", int),
+]
+
+STORE_OPTIONS = [
+    click.option("--config", "config_file", type=click.Path(), default=None,
+                 help="YAML file of settings (keys are these option names); flags win over it."),
+    _opt("--out", "Folder of studies. [default: runs]"),
+    _opt("--study", "Study name (a folder under --out). [default: DATASET-MODEL]"),
+    click.option("--quiet", is_flag=True, default=None, help="No progress output."),
+]
+
+
+def _apply(options: list[Callable]) -> Callable:
+    def decorate(fn: Callable) -> Callable:
+        for option in reversed(options):
+            fn = option(fn)
+        return fn
+
+    return decorate
+
+
+def _settings(params: dict[str, Any], allowed: set[str]) -> dict[str, Any]:
+    """Merge ``--config`` YAML under the flags that were given: flags win, unknown YAML keys fail."""
+    path = params.pop("config_file", None)
+    merged = {k: v for k, v in params.items() if v is not None}
+    if path is not None:
+        from_file = cfg.load_yaml(path)
+        unknown = sorted(set(from_file) - allowed)
+        if unknown:
+            raise cfg.ConfigError(f"unknown setting {unknown[0]!r} in {path}")
+        merged = {**from_file, **merged}
+    return merged
+
+
+def _run_config(settings: dict[str, Any]) -> cfg.RunConfig:
+    return cfg.RunConfig.from_flat({k: v for k, v in settings.items() if k in cfg.FLAT_FIELDS})
+
+
+def _store(settings: dict[str, Any], run: cfg.RunConfig, suffix: str = ""):
+    from kerasbatch.store import Store, check_writable
+
+    study = settings.get("study") or default_study(run) + suffix
+    store_config = cfg.StoreConfig(out=settings.get("out", "runs"), study=study)
+    check_writable(store_config.study_dir)
+    return Store(store_config.out, store_config.study)
+
+
+def default_study(run: cfg.RunConfig) -> str:
+    """``digits-mlp``, ``tfds-mnist-cnn``: a readable study name from the dataset and model."""
+    dataset = Path(run.data.dataset.split(":", 1)[-1]).stem if run.data.dataset.startswith("npz:") else run.data.dataset
+    model = run.model.name.split(":")[-1]
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", f"{dataset}-{model}").strip("-")
+
+
+def _progress(quiet: bool) -> Callable[[str], None] | None:
+    return None if quiet else (lambda line: click.echo(line, err=True))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="kerasbatch")
+def cli() -> None:
+    """Measure what batch size does to Keras training, then choose it.
+
+    Train the same model at many batch sizes, compare accuracy, speed, gradient noise and the path
+    through weight space, and keep every run in a crash-safe store (runs/STUDY/RUN/).
+    """
+
+
+@cli.command()
+@_apply(RUN_OPTIONS)
+@click.option("--batch-size", "batch_size", type=int, default=None, help="Batch size." + _default("batch_size"))
+@click.option("--run-id", default=None, help="Run folder name. [default: bs<BATCH>]")
+@_apply(STORE_OPTIONS)
+def train(**params: Any) -> int:
+    """Train one run and store it."""
+    settings = _settings(params, set(params) - {"config_file"})
+    run = _run_config({k: v for k, v in settings.items() if k != "run_id"})
+    store = _store(settings, run)
+    from kerasbatch import train as train_api
+    from kerasbatch.sweep import describe
+
+    result = train_api.run(run, store, settings.get("run_id"), verbose=0 if settings.get("quiet") else 2)
+    click.echo(describe(result), err=True)
+    _print_table(store.study_dir, run_ids=[result.run_id])
+    return 0 if result.ok else 1
+
+
+@cli.command()
+@_apply(RUN_OPTIONS)
+@click.option("--batch-sizes", default=None,
+              help="Comma-separated batch sizes." + f" [default: {','.join(map(str, cfg.DEFAULT_BATCH_SIZES))}]")
+@_apply(STORE_OPTIONS)
+def sweep(**params: Any) -> int:
+    """Train one run per batch size, all else equal, and print the comparison table."""
+    settings = _settings(params, set(params) - {"config_file"})
+    sizes = settings.pop("batch_sizes", None)
+    sizes = cfg.parse_int_list("batch_sizes", sizes) if isinstance(sizes, (str, int)) else sizes
+    run = _run_config(settings)
+    config = cfg.SweepConfig(run=run, batch_sizes=sizes or cfg.DEFAULT_BATCH_SIZES)
+    store = _store(settings, run)
+    from kerasbatch.sweep import sweep as sweep_api
+
+    quiet = bool(settings.get("quiet"))
+    results = sweep_api(config, store, progress=_progress(quiet), verbose=0 if quiet else 2)
+    _print_table(store.study_dir, run_ids=[r.run_id for r in results])
+    return 0 if all(r.ok for r in results) else 1
+
+
+@cli.command()
+@click.argument("study_dir", type=click.Path())
+@click.option("--format", "fmt", type=click.Choice(["markdown", "csv", "html", "json", "latex"]),
+              default="markdown", show_default=True, help="Table format.")
+@click.option("--output", type=click.Path(), default=None, help="Write to this file instead of stdout.")
+@click.option("--sort", default=None, help="Column to sort by. [default: batch_size]")
+@click.option("--columns", default=None, help="Comma-separated columns to show, in order.")
+def compare(study_dir: str, fmt: str, output: str | None, sort: str | None, columns: str | None) -> int:
+    """Compare the finished runs of a study: one row per run."""
+    from kerasbatch import tables
+    from kerasbatch.store import write_text
+
+    frame = tables.study_table(study_dir)
+    if sort:
+        tables.select_columns(frame, [sort])
+        frame = frame.sort_values(sort, kind="stable")
+    if columns:
+        frame = tables.select_columns(frame, [c.strip() for c in columns.split(",") if c.strip()])
+    text = tables.render(frame, fmt)
+    if output:
+        write_text(output, text if text.endswith("\n") else text + "\n")
+    else:
+        click.echo(text)
+    return 0
+
+
+def _print_table(study_dir: Path, run_ids: list[str]) -> None:
+    from kerasbatch import tables
+
+    frame = tables.study_table(study_dir)
+    frame = frame[frame["run_id"].isin(run_ids)]
+    keep = [c for c in tables.KEY_COLUMNS if c in frame.columns]
+    click.echo(tables.render(frame[keep], "markdown"))
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    click.echo(f"warning: {message}", err=True)
+
+
+def run(argv: list[str] | None = None) -> int:
+    """Run the CLI and return its exit status (0 ok, 1 a run failed, 2 a usage error)."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter hides our output
+    previous = warnings.showwarning
+    warnings.showwarning = _show_warning
+    try:
+        result = cli.main(args=argv, prog_name="kerasbatch", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.Abort:
+        click.echo("error: aborted", err=True)
+        return 130
+    except click.ClickException as exc:
+        click.echo(f"error: {exc.format_message()}", err=True)
+        return 2
+    except KerasbatchError as exc:
+        click.echo(f"error: {exc}", err=True)
+        return 2
+    except KeyboardInterrupt:
+        click.echo("error: interrupted; run the same command again to resume", err=True)
+        return 130
+    finally:
+        warnings.showwarning = previous
+    return result if isinstance(result, int) else 0
+
+
+def main() -> None:
+    sys.exit(run())

@@ -1,0 +1,181 @@
+"""Datasets by name, and the ``tf.data`` pipelines that feed them.
+
+Names: ``dots`` (generated red/blue points), ``digits`` (scikit-learn's bundled 8×8 digits),
+``tfds:NAME`` (a TensorFlow Datasets image classification set) and ``npz:PATH`` (your own arrays).
+Every set is loaded once into numpy arrays split into train/validation/test; the splits made here are
+seeded with ``DataConfig.data_seed``, so every run of a study sees the same examples and ``--seed``
+changes only the training randomness.
+
+Importing this module is cheap: TensorFlow and TFDS are imported where they are needed.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from kerasbatch.config import DataConfig
+from kerasbatch.errors import DataError
+
+DATASET_NAMES = ("dots", "digits", "tfds:NAME", "npz:PATH")
+TEST_FRACTION = 0.2  # held out as the test split by sets that do not ship one
+CACHE_LIMIT_BYTES = 2 << 30  # cache a pipeline's decoded examples in memory below this size
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A dataset in memory: three splits of (x, y), with integer labels ``0 … num_classes-1``.
+
+    Image sets stored as ``uint8`` are scaled to ``[0, 1]`` in the pipeline, not here, to keep the
+    arrays four times smaller.
+    """
+
+    name: str
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    num_classes: int
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return tuple(self.x_train.shape[1:])
+
+    @property
+    def is_image(self) -> bool:
+        return self.x_train.ndim == 4
+
+    @property
+    def n_train(self) -> int:
+        return len(self.x_train)
+
+
+def load(config: DataConfig) -> Dataset:
+    """Load the dataset named in ``config``, split into train, validation and test."""
+    train, val, test, num_classes = _load_splits(
+        config.dataset, config.data_dir, config.download, config.dots_samples, config.dots_noise, config.data_seed
+    )
+    rng = np.random.default_rng(config.data_seed)
+    if test is None:
+        train, test = _split(train, TEST_FRACTION, rng)
+    if val is None:
+        train, val = _split(train, config.val_fraction, rng)
+    if len(train[0]) < 2 or len(val[0]) < 1:
+        raise DataError(f"dataset {config.dataset!r} is too small to split into train and validation")
+    return Dataset(config.dataset, *train, *val, *test, num_classes=num_classes)
+
+
+def check_batch_size(dataset: Dataset, batch_size: int) -> None:
+    """Every training step must see exactly ``batch_size`` examples, so at least one full batch."""
+    if batch_size > dataset.n_train:
+        raise DataError(
+            f"batch size {batch_size} is larger than the {dataset.n_train} training examples of "
+            f"{dataset.name!r}"
+        )
+
+
+@functools.lru_cache(maxsize=4)
+def _load_splits(name, data_dir, download, dots_samples, dots_noise, data_seed):
+    """(train, val or None, test or None, num_classes) with each split an (x, y) pair. Cached per process."""
+    if name == "dots":
+        return _dots(dots_samples, dots_noise, data_seed)
+    if name == "digits":
+        return _digits()
+    if name.startswith("tfds:"):
+        from kerasbatch.tfds_source import load_tfds
+
+        return load_tfds(name[len("tfds:"):], data_dir, download)
+    if name.startswith("npz:"):
+        return _npz(Path(name[len("npz:"):]))
+    raise DataError(f"unknown dataset {name!r}; choose one of {', '.join(DATASET_NAMES)}")
+
+
+def _dots(samples: int, noise: float, seed: int):
+    """Red vs blue points on two interleaved half-moons: no straight line separates them."""
+    from sklearn.datasets import make_moons
+
+    x, y = make_moons(n_samples=samples, noise=noise, random_state=seed)
+    return (x.astype("float32"), y.astype("int64")), None, None, 2
+
+
+def _digits():
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    x = (bunch.images / 16.0).astype("float32")[..., np.newaxis]
+    return (x, bunch.target.astype("int64")), None, None, 10
+
+
+def _npz(path: Path):
+    if not path.is_file():
+        raise DataError(f"no such file {str(path)!r} for dataset npz:{path}")
+    try:
+        arrays = np.load(path)
+    except Exception as exc:
+        raise DataError(f"cannot read {str(path)!r} as a .npz file: {exc}") from None
+    required = ("x_train", "y_train", "x_test", "y_test")
+    missing = [k for k in required if k not in arrays.files]
+    if missing:
+        raise DataError(f"{str(path)!r} lacks the arrays {', '.join(missing)} (need {', '.join(required)})")
+    pairs = {k: (arrays[f"x_{k}"], arrays[f"y_{k}"].astype("int64").reshape(-1)) for k in ("train", "test")}
+    val = None
+    if "x_val" in arrays.files and "y_val" in arrays.files:
+        val = (arrays["x_val"], arrays["y_val"].astype("int64").reshape(-1))
+    for split, (x, y) in {**pairs, "val": val or pairs["train"]}.items():
+        if len(x) != len(y):
+            raise DataError(f"{str(path)!r}: x_{split} has {len(x)} rows but y_{split} has {len(y)}")
+    labels = np.concatenate([pairs["train"][1], pairs["test"][1]])
+    if labels.size == 0 or labels.min() < 0:
+        raise DataError(f"{str(path)!r}: labels must be integers 0 … num_classes-1")
+    x_train = pairs["train"][0]
+    if x_train.dtype != np.uint8:
+        pairs = {k: (x.astype("float32"), y) for k, (x, y) in pairs.items()}
+        val = (val[0].astype("float32"), val[1]) if val else None
+    return pairs["train"], val, pairs["test"], int(labels.max()) + 1
+
+
+def _split(pair, fraction: float, rng: np.random.Generator):
+    x, y = pair
+    order = rng.permutation(len(x))
+    n_held = max(1, int(round(len(x) * fraction)))
+    held, kept = order[:n_held], order[n_held:]
+    return (x[kept], y[kept]), (x[held], y[held])
+
+
+def pipeline(x: np.ndarray, y: np.ndarray, batch_size: int, *, training: bool, seed: int = 0, augment: bool = False):
+    """A ``tf.data`` pipeline over (x, y).
+
+    Training pipelines reshuffle every epoch (seeded), optionally augment, and drop the last partial
+    batch so that every step has exactly ``batch_size`` examples: the batch size is what is studied.
+    """
+    import tensorflow as tf
+
+    ds = tf.data.Dataset.from_tensor_slices((x, y))
+    if x.dtype == np.uint8:
+        ds = ds.map(lambda a, b: (tf.cast(a, tf.float32) / 255.0, b), num_parallel_calls=tf.data.AUTOTUNE)
+        if x.nbytes * 4 < CACHE_LIMIT_BYTES:
+            ds = ds.cache()
+    if training:
+        ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
+        if augment and x.ndim == 4:
+            ds = ds.map(_augment_fn(x.shape[1:], seed), num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.batch(batch_size, drop_remainder=training).prefetch(tf.data.AUTOTUNE)
+
+
+def _augment_fn(shape, seed: int):
+    """CIFAR-style augmentation: pad 4 pixels, crop back at a random place, flip half the images."""
+    import tensorflow as tf
+
+    height, width, _ = shape
+
+    def augment(image, label):
+        padded = tf.image.resize_with_crop_or_pad(image, height + 8, width + 8)
+        cropped = tf.image.random_crop(padded, shape, seed=seed)
+        return tf.image.random_flip_left_right(cropped, seed=seed + 1), label
+
+    return augment

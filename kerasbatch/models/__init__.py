@@ -1,0 +1,177 @@
+"""Models by name: the built-in classifiers and a user's ``package.module:function``.
+
+Every model takes ``input_shape`` (without the batch axis) and ``num_classes`` and returns an
+uncompiled ``keras.Model`` whose output is float32 class probabilities. Models are built under
+whatever global dtype policy is active, so call :func:`build_model` inside the run's precision
+scope.
+
+This module does not import TensorFlow or Keras until a model is built, so listing
+:data:`MODEL_NAMES` (for example in ``--help``) stays fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from kerasbatch.errors import ConfigError
+
+if TYPE_CHECKING:
+    import keras
+
+MODEL_REGISTRY: dict[str, str] = {
+    "logreg": "kerasbatch.models.simple:logreg",
+    "mlp": "kerasbatch.models.simple:mlp",
+    "cnn": "kerasbatch.models.simple:cnn",
+    "resnet20": "kerasbatch.models.resnet:resnet20",
+    "resnet32": "kerasbatch.models.resnet:resnet32",
+    "resnet56": "kerasbatch.models.resnet:resnet56",
+}
+"""Built-in model name -> ``"module:function"`` of its factory, imported on first use."""
+
+MODEL_NAMES: tuple[str, ...] = tuple(MODEL_REGISTRY)
+"""Names :func:`build_model` accepts besides ``package.module:function``."""
+
+# Models that need (height, width, channels) input; the rest flatten whatever they get.
+_IMAGE_MODELS = frozenset({"cnn", "resnet20", "resnet32", "resnet56"})
+
+# Keyword options each built-in factory accepts; the others take only shape and classes.
+_MODEL_OPTIONS: dict[str, tuple[str, ...]] = {"mlp": ("widths", "dropout"), "cnn": ("dropout",)}
+
+
+def build_model(
+    name: str,
+    input_shape: Sequence[int],
+    num_classes: int,
+    *,
+    widths: Sequence[int] = (128, 64),
+    dropout: float = 0.0,
+) -> keras.Model:
+    """Build an uncompiled classifier by name.
+
+    Args:
+        name: one of :data:`MODEL_NAMES`, or ``package.module:function`` for a user model. The
+            user function is called as ``fn(input_shape=..., num_classes=...)`` and must return an
+            uncompiled ``keras.Model``; its output is cast to float32 if it is not already.
+        input_shape: shape of one example, without the batch axis, e.g. ``(28, 28, 1)``.
+        num_classes: number of output classes.
+        widths: hidden layer widths, used by ``mlp`` only.
+        dropout: dropout rate, used by ``mlp`` and ``cnn`` only.
+
+    Returns:
+        A ``keras.Model`` mapping a batch of examples to float32 class probabilities
+        (user models return whatever their last layer gives, cast to float32).
+
+    Raises:
+        ConfigError: the name is unknown, the user model cannot be loaded or does not return a
+            ``keras.Model``, or an image model is given non-image input.
+    """
+    input_shape = tuple(int(d) for d in input_shape)
+    if ":" in name:
+        model = _build_user_model(name, input_shape, num_classes)
+        return ensure_float32_output(model, input_shape=input_shape)
+    if name not in MODEL_REGISTRY:
+        raise ConfigError(
+            f"unknown model {name!r}; known models: {', '.join(MODEL_NAMES)} "
+            "(or give a user model as package.module:function)"
+        )
+    if name in _IMAGE_MODELS and len(input_shape) != 3:
+        raise ConfigError(
+            f"model {name!r} needs image input (height, width, channels); "
+            f"this dataset gives shape {input_shape}"
+        )
+    options = {"widths": tuple(widths), "dropout": float(dropout)}
+    kwargs = {key: options[key] for key in _MODEL_OPTIONS.get(name, ())}
+    module_name, function_name = MODEL_REGISTRY[name].split(":")
+    factory = getattr(importlib.import_module(module_name), function_name)
+    return factory(input_shape, num_classes, **kwargs)
+
+
+def ensure_float32_output(
+    model: keras.Model, *, input_shape: Sequence[int] | None = None
+) -> keras.Model:
+    """Return ``model`` with float32 outputs, wrapping it only when needed.
+
+    A model built under a mixed precision policy may end in a float16 or bfloat16 layer; losses
+    and metrics computed from such outputs lose precision, so each non-float32 output is passed
+    through a float32 linear ``Activation``.
+
+    Args:
+        model: a ``keras.Model``.
+        input_shape: shape of one example; needed only for models without a symbolic graph
+            (subclassed, or a ``Sequential`` built without an ``Input``).
+
+    Returns:
+        ``model`` itself if every output is already float32, else a new functional model.
+    """
+    import keras
+
+    try:
+        inputs, outputs = model.inputs, model.outputs
+    except AttributeError:
+        if input_shape is None:
+            raise ValueError(
+                f"model {model.name!r} has no symbolic outputs; pass input_shape"
+            ) from None
+        # Calling on a symbolic input gives the outputs' dtypes without running the model.
+        inputs = [keras.Input(shape=tuple(input_shape))]
+        outputs = keras.tree.flatten(model(inputs[0]))
+
+    dtypes = [keras.backend.standardize_dtype(t.dtype) for t in outputs]
+    if all(dtype == "float32" for dtype in dtypes):
+        return model
+    cast = [
+        t if dtype == "float32" else keras.layers.Activation("linear", dtype="float32")(t)
+        for t, dtype in zip(outputs, dtypes)
+    ]
+    return keras.Model(
+        inputs if len(inputs) > 1 else inputs[0],
+        cast if len(cast) > 1 else cast[0],
+        name=model.name,
+    )
+
+
+def _build_user_model(target: str, input_shape: tuple[int, ...], num_classes: int) -> keras.Model:
+    """Import ``package.module:function``, call it and check that it returned a ``keras.Model``."""
+    import keras
+
+    module_name, _, function_name = target.partition(":")
+    if not module_name or not function_name or ":" in function_name:
+        raise ConfigError(f"user model {target!r} must look like package.module:function")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ConfigError(
+            f"cannot import module {module_name!r} for model {target!r}: {exc}"
+        ) from exc
+    try:
+        fn = getattr(module, function_name)
+    except AttributeError as exc:
+        raise ConfigError(f"module {module_name!r} has no attribute {function_name!r}") from exc
+    if not callable(fn):
+        raise ConfigError(f"user model {target!r} is not callable")
+    _check_signature(fn, target)
+
+    model = fn(input_shape=input_shape, num_classes=num_classes)
+    if not isinstance(model, keras.Model):
+        raise ConfigError(
+            f"user model {target!r} returned {type(model).__name__}, not a keras.Model"
+        )
+    return model
+
+
+def _check_signature(fn, target: str) -> None:
+    """Raise ConfigError if ``fn`` cannot take ``input_shape=`` and ``num_classes=``."""
+    # Checked before the call so a TypeError raised inside the user's code keeps its traceback.
+    try:
+        signature = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return  # some callables (builtins, C extensions) have no signature to inspect
+    try:
+        signature.bind(input_shape=(), num_classes=0)
+    except TypeError as exc:
+        raise ConfigError(
+            f"user model {target!r} must accept input_shape= and num_classes= keyword arguments"
+        ) from exc

@@ -1,0 +1,198 @@
+"""The run store: one folder per run, every file written atomically, ``summary.json`` last.
+
+Layout::
+
+    <out>/<study>/study.json              what kind of study this is and its shared settings
+    <out>/<study>/<run_id>/config.json    the RunConfig that rebuilds the run
+    <out>/<study>/<run_id>/history.csv    one row per epoch
+    <out>/<study>/<run_id>/model.keras    the trained model
+    <out>/<study>/<run_id>/tb/            TensorBoard scalars
+    <out>/<study>/<run_id>/summary.json   written last: a run without it is incomplete
+
+Every file goes to a temporary name in the same folder and is ``os.replace``d into place, so a process
+killed at any moment leaves either the old file or the new one, never half of one. A run folder without
+``summary.json`` is incomplete and is cleared and redone by the next attempt.
+
+This module must stay free of TensorFlow.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+from kerasbatch.errors import StoreError
+
+SUMMARY = "summary.json"
+CONFIG = "config.json"
+HISTORY = "history.csv"
+MODEL = "model.keras"
+STUDY = "study.json"
+TENSORBOARD = "tb"
+
+
+@contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; on success it replaces ``path`` in one step.
+
+    The temporary name keeps ``path``'s suffix, because some writers (``model.save``) insist on it.
+    On failure the temporary file is removed and ``path`` is untouched.
+    """
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}")
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, path)
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()
+
+
+def write_text(path: str | Path, text: str) -> None:
+    with atomic_path(path) as tmp:
+        with open(tmp, "w") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+
+
+def write_json(path: str | Path, data: Any) -> None:
+    write_text(path, json.dumps(to_json(data), indent=2, sort_keys=False) + "\n")
+
+
+def read_json(path: str | Path) -> Any:
+    with open(path) as fh:
+        return json.load(fh)
+
+
+def to_json(value: Any) -> Any:
+    """JSON-safe copy: NaN/inf become ``null`` (JSON has no NaN), numpy scalars become floats."""
+    if isinstance(value, dict):
+        return {str(k): to_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_json(v) for v in value]
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def check_writable(folder: str | Path) -> None:
+    """Fail early, before anything is written, when ``folder`` cannot be created or written."""
+    folder = Path(folder).absolute()
+    probe = folder
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir():
+        raise StoreError(f"cannot write to {str(folder)!r}: {str(probe)!r} is not a folder")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise StoreError(f"cannot write to {str(folder)!r}: permission denied")
+
+
+class Store:
+    """A study folder ``<out>/<study>`` holding one folder per run."""
+
+    def __init__(self, out: str | Path, study: str) -> None:
+        self.study_dir = Path(out) / study
+
+    def run_dir(self, run_id: str) -> Path:
+        return self.study_dir / run_id
+
+    def is_complete(self, run_id: str) -> bool:
+        return (self.run_dir(run_id) / SUMMARY).is_file()
+
+    def run_ids(self, complete_only: bool = True) -> list[str]:
+        if not self.study_dir.is_dir():
+            return []
+        ids = sorted(p.name for p in self.study_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
+        return [i for i in ids if self.is_complete(i)] if complete_only else ids
+
+    # -- the study manifest -------------------------------------------------------------------------
+
+    def read_study(self) -> dict[str, Any] | None:
+        path = self.study_dir / STUDY
+        return read_json(path) if path.is_file() else None
+
+    def claim_study(self, kind: str, settings: dict[str, Any]) -> None:
+        """Record what this study is, or check that it is what an earlier command made it.
+
+        ``settings`` are the shared settings that every run of the study must agree on; a second
+        command with other settings is refused rather than mixing two experiments in one table.
+        """
+        existing = self.read_study()
+        manifest = to_json({"kind": kind, "settings": settings})
+        if existing is not None:
+            if existing.get("kind") != kind:
+                raise StoreError(
+                    f"study {str(self.study_dir)!r} is a {existing.get('kind')} study; "
+                    f"use another --study for a {kind}"
+                )
+            if existing.get("settings") != manifest["settings"]:
+                key = _first_difference(existing.get("settings"), manifest["settings"])
+                raise StoreError(
+                    f"study {str(self.study_dir)!r} was run with different settings ({key}); "
+                    "use another --study or the same settings"
+                )
+            return
+        self._mkdir(self.study_dir)
+        write_json(self.study_dir / STUDY, manifest)
+
+    # -- one run ------------------------------------------------------------------------------------
+
+    def check_run(self, run_id: str, identity: dict[str, Any]) -> bool:
+        """True when the run is already complete with these settings; error if it differs."""
+        config_path = self.run_dir(run_id) / CONFIG
+        if not self.is_complete(run_id) or not config_path.is_file():
+            return False
+        stored = read_json(config_path).get("identity")
+        if stored != to_json(identity):
+            key = _first_difference(stored, to_json(identity))
+            raise StoreError(
+                f"run {str(self.run_dir(run_id))!r} exists with different settings ({key}); "
+                "use another --study or the same settings"
+            )
+        return True
+
+    def begin_run(self, run_id: str, config: dict[str, Any], identity: dict[str, Any]) -> Path:
+        """Clear any incomplete attempt and start the run folder with its ``config.json``."""
+        folder = self.run_dir(run_id)
+        if folder.exists():
+            shutil.rmtree(folder)
+        self._mkdir(folder)
+        write_json(folder / CONFIG, {"config": config, "identity": identity})
+        return folder
+
+    def finish_run(self, run_id: str, summary: dict[str, Any]) -> None:
+        """Write ``summary.json``: the moment the run counts as done."""
+        write_json(self.run_dir(run_id) / SUMMARY, summary)
+
+    def read_summary(self, run_id: str) -> dict[str, Any]:
+        return read_json(self.run_dir(run_id) / SUMMARY)
+
+    def read_config(self, run_id: str) -> dict[str, Any]:
+        return read_json(self.run_dir(run_id) / CONFIG)["config"]
+
+    @staticmethod
+    def _mkdir(folder: Path) -> None:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot create {str(folder)!r}: {exc.strerror}") from None
+
+
+def _first_difference(old: Any, new: Any, prefix: str = "") -> str:
+    """Name the first setting that differs, e.g. ``optim.learning_rate: 0.01 → 0.1``."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        for key in sorted(set(old) | set(new)):
+            if old.get(key) != new.get(key):
+                return _first_difference(old.get(key), new.get(key), f"{prefix}{key}.")
+    return f"{prefix.rstrip('.')}: {old!r} → {new!r}" if prefix else f"{old!r} → {new!r}"

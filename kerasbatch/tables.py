@@ -1,0 +1,112 @@
+"""Comparison tables: one row per finished run of a study, built with pandas.
+
+TensorFlow-free: comparing finished runs needs only their ``summary.json`` files.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterable
+
+import pandas as pd
+
+from kerasbatch.errors import KerasbatchError
+from kerasbatch.store import Store
+
+FORMATS = ("markdown", "csv", "html", "json", "latex")
+
+# The order columns appear in; anything else a summary holds (tuner hyperparameters, later
+# diagnostics) follows in the order it first appears, so no measurement is silently dropped.
+LEADING_COLUMNS = (
+    "run_id",
+    "trial_id",
+    "status",
+    "batch_size",
+    "learning_rate",
+    "optimizer",
+    "precision",
+    "epochs",
+    "best_val_accuracy",
+    "final_val_accuracy",
+    "test_accuracy",
+    "generalization_gap",
+    "epochs_to_target",
+    "steps_to_target",
+    "examples_to_target",
+    "seconds_to_target",
+    "samples_per_second",
+    "train_seconds",
+    "grad_norm",
+    "gns",
+    "weight_distance",
+)
+
+# A narrower view for the terminal, printed at the end of a sweep.
+KEY_COLUMNS = (
+    "batch_size",
+    "status",
+    "learning_rate",
+    "best_val_accuracy",
+    "final_val_accuracy",
+    "epochs_to_target",
+    "seconds_to_target",
+    "samples_per_second",
+    "train_seconds",
+    "grad_norm",
+    "gns",
+    "weight_distance",
+)
+
+# Nested or long-text summary fields that do not belong in a table cell.
+_SKIP = {"traceback", "config", "hyperparameters", "last", "mean"}
+
+
+def study_table(study_dir: str | Path) -> pd.DataFrame:
+    """A DataFrame with one row per complete run in ``study_dir``, sorted by batch size."""
+    study_dir = Path(study_dir)
+    if not study_dir.is_dir():
+        raise KerasbatchError(f"no study at {str(study_dir)!r}")
+    store = Store(study_dir.parent, study_dir.name)
+    rows = []
+    for run_id in store.run_ids():
+        summary = store.read_summary(run_id)
+        row = {"run_id": run_id}
+        row.update({k: v for k, v in summary.items() if k not in _SKIP and not isinstance(v, (dict, list))})
+        row.update(summary.get("hyperparameters") or {})
+        rows.append(row)
+    if not rows:
+        raise KerasbatchError(f"no finished runs in {str(study_dir)!r}")
+    frame = pd.DataFrame(rows)
+    frame = frame[_ordered(frame.columns)]
+    sort = [c for c in ("batch_size", "run_id") if c in frame.columns]
+    return frame.sort_values(sort, kind="stable").reset_index(drop=True)
+
+
+def select_columns(frame: pd.DataFrame, columns: Iterable[str]) -> pd.DataFrame:
+    """Keep the named columns, in that order; unknown names are a user error naming them."""
+    columns = list(columns)
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise KerasbatchError(f"unknown column {missing[0]!r}; columns are: {', '.join(frame.columns)}")
+    return frame[columns]
+
+
+def render(frame: pd.DataFrame, fmt: str = "markdown") -> str:
+    """The table as text in one of ``FORMATS``."""
+    if fmt == "markdown":
+        return frame.to_markdown(index=False, floatfmt=".4g")
+    if fmt == "csv":
+        return frame.to_csv(index=False)
+    if fmt == "html":
+        return frame.to_html(index=False, float_format=lambda v: f"{v:.4g}", na_rep="", border=0)
+    if fmt == "json":
+        return frame.to_json(orient="records", indent=2)
+    if fmt == "latex":
+        return frame.to_latex(index=False, float_format="%.4g", na_rep="--")
+    raise KerasbatchError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+
+
+def _ordered(columns: Iterable[str]) -> list[str]:
+    columns = list(columns)
+    lead = [c for c in LEADING_COLUMNS if c in columns]
+    return lead + [c for c in columns if c not in lead]

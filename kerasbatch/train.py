@@ -1,0 +1,257 @@
+"""One run: config → dataset → model → ``fit`` with measuring callbacks → a summary in the store.
+
+Every command that trains comes through :func:`run`. A failure inside training (a NaN loss, out of
+memory, any other exception) is recorded in the run's ``summary.json`` with its status and the caller
+goes on; a mistake in the config raises :class:`~kerasbatch.errors.KerasbatchError` before anything is
+written.
+"""
+
+from __future__ import annotations
+
+import gc
+import math
+import random
+import time
+import traceback
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+import keras
+import numpy as np
+import tensorflow as tf
+from tensorflow.python.framework import config as tf_config
+
+from kerasbatch import __version__, data, precision
+from kerasbatch.callbacks import HistoryFile, LearningRateLog, StopOnNonFinite, Throughput, TimeToTarget
+from kerasbatch.config import RunConfig
+from kerasbatch.errors import KerasbatchError
+from kerasbatch.models import build_model
+from kerasbatch.optim import make_optimizer, make_schedule
+from kerasbatch.store import HISTORY, MODEL, TENSORBOARD, Store, atomic_path
+
+EVAL_BATCH = 512  # evaluation batch size: it does not change the result, only the speed
+DIAGNOSTIC_COLUMNS = ("grad_norm", "gns", "grad_sq", "trace_sigma", "weight_distance",
+                      "step_time_median", "step_time_p90", "loss_scale")
+
+
+@dataclass
+class RunResult:
+    """What a run left behind. ``skipped`` is true when the store already held it, finished."""
+
+    run_id: str
+    path: Path
+    summary: dict[str, Any]
+    history: list[dict[str, float]] = field(default_factory=list)
+    skipped: bool = False
+    model: Any = None
+
+    @property
+    def status(self) -> str:
+        return self.summary["status"]
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
+def run_id_for(config: RunConfig) -> str:
+    """The default folder name of a run in a study: its batch size."""
+    return f"bs{config.batch_size}"
+
+
+def validate(config: RunConfig) -> data.Dataset:
+    """Check what can only be checked with TensorFlow at hand (the data, the batch size, the model).
+
+    Raises :class:`KerasbatchError` on a mistake; returns the loaded dataset.
+    """
+    dataset = data.load(config.data)
+    data.check_batch_size(dataset, config.batch_size)
+    with run_scope(precision.resolve(config.precision), config.seed):
+        build_model(config.model.name, dataset.input_shape, dataset.num_classes,
+                    widths=config.model.widths, dropout=config.model.dropout)
+    return dataset
+
+
+def run(config: RunConfig, store: Store, run_id: str | None = None, *, verbose: int = 2) -> RunResult:
+    """Train one run into ``store`` (or return it as stored, when it already finished).
+
+    Args:
+        config: the run.
+        store: where the run folder goes.
+        run_id: the run's folder name; by default ``bs<batch_size>``.
+        verbose: Keras's ``fit`` verbosity (0 silent, 2 one line per epoch).
+    """
+    run_id = run_id or run_id_for(config)
+    identity = config.identity()
+    if store.check_run(run_id, identity):
+        return RunResult(run_id, store.run_dir(run_id), store.read_summary(run_id), skipped=True)
+    dataset = validate(config)
+    policy = precision.resolve(config.precision)
+    precision.warn(policy, config.batch_size, on_gpu=bool(tf.config.list_physical_devices("GPU")))
+    with run_scope(policy, config.seed):
+        model = _compile(config, dataset)
+        folder = store.begin_run(run_id, config.to_dict(), identity)
+        summary, history = _train(config, dataset, model, folder, verbose)
+        summary.update(run_id=run_id, precision=policy)
+        store.finish_run(run_id, summary)
+    return RunResult(run_id, folder, summary, history, model=model)
+
+
+@contextmanager
+def run_scope(policy: str, seed: int) -> Iterator[None]:
+    """Borrow the global state a run needs (policy, seeds, op determinism) and give it back after."""
+    was_deterministic = tf_config.is_op_determinism_enabled()
+    python_state, numpy_state = random.getstate(), np.random.get_state()
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(seed)
+    tf_config.enable_op_determinism()
+    try:
+        with precision.policy_scope(policy):
+            yield
+    finally:
+        if not was_deterministic:
+            tf_config.disable_op_determinism()
+        random.setstate(python_state)
+        np.random.set_state(numpy_state)
+        # Keras keeps per-session state (layer names, graphs); without this, memory grows per run.
+        keras.backend.clear_session()
+        gc.collect()
+
+
+def _compile(config: RunConfig, dataset: data.Dataset) -> keras.Model:
+    model = build_model(config.model.name, dataset.input_shape, dataset.num_classes,
+                        widths=config.model.widths, dropout=config.model.dropout)
+    steps_per_epoch = dataset.n_train // config.batch_size
+    schedule = make_schedule(config.optim, config.batch_size, steps_per_epoch, config.epochs)
+    model.compile(optimizer=make_optimizer(config.optim, schedule),
+                  loss=keras.losses.SparseCategoricalCrossentropy(), metrics=["accuracy"])
+    return model
+
+
+def build_callbacks(config: RunConfig, dataset: data.Dataset, folder: Path | None) -> dict[str, keras.callbacks.Callback]:
+    """The measuring callbacks of a run, by name, in the order Keras must call them.
+
+    Measurements come first so that the history file and TensorBoard, last, see every value they
+    wrote into the epoch logs. With ``folder=None`` nothing is written to disk.
+    """
+    diagnostics = set(config.diagnostics)
+    callbacks: dict[str, keras.callbacks.Callback] = {
+        "throughput": Throughput(config.batch_size, step_times="step_time" in diagnostics),
+        "divergence": StopOnNonFinite(),
+        "learning_rate": LearningRateLog(log_loss_scale="loss_scale" in diagnostics),
+    }
+    if config.target is not None:
+        callbacks["target"] = TimeToTarget(config.target, config.batch_size, stop=config.stop_at_target)
+    if folder is not None:
+        callbacks["history"] = HistoryFile(folder / HISTORY)
+        callbacks["tensorboard"] = keras.callbacks.TensorBoard(
+            log_dir=str(folder / TENSORBOARD), write_graph=False, profile_batch=0)
+    return callbacks
+
+
+def _train(config: RunConfig, dataset: data.Dataset, model: keras.Model, folder: Path, verbose: int):
+    callbacks = build_callbacks(config, dataset, folder)
+    train_ds = data.pipeline(dataset.x_train, dataset.y_train, config.batch_size, training=True,
+                             seed=config.seed, augment=config.data.augment)
+    val_ds = data.pipeline(dataset.x_val, dataset.y_val, EVAL_BATCH, training=False)
+    status, error, trace = "ok", None, None
+    started = time.perf_counter()
+    try:
+        model.fit(train_ds, validation_data=val_ds, epochs=config.epochs, shuffle=False,
+                  callbacks=list(callbacks.values()), verbose=verbose)
+    except tf.errors.ResourceExhaustedError as exc:
+        status, error = "oom", _first_line(exc)
+    except KerasbatchError:
+        raise
+    except Exception as exc:  # recorded on the run, so that a sweep can go on
+        status, error, trace = "error", f"{type(exc).__name__}: {_first_line(exc)}", traceback.format_exc()
+    train_seconds = time.perf_counter() - started
+    if status == "ok" and callbacks["divergence"].diverged_at_step is not None:
+        status = "diverged"
+        error = f"loss became NaN or infinite at step {callbacks['divergence'].diverged_at_step}"
+    history = callbacks["history"].rows
+    summary = _summarize(config, callbacks, history, status, error, train_seconds)
+    summary["traceback"] = trace
+    if status == "ok":
+        summary.update(_evaluate(model, dataset, summary))
+        with atomic_path(folder / MODEL) as tmp:
+            model.save(tmp)
+    return summary, history
+
+
+def _evaluate(model: keras.Model, dataset: data.Dataset, summary: dict[str, Any]) -> dict[str, Any]:
+    """Accuracy on the test split and (in inference mode) on the training split, and their gap."""
+    test = model.evaluate(data.pipeline(dataset.x_test, dataset.y_test, EVAL_BATCH, training=False),
+                          verbose=0, return_dict=True)
+    train = model.evaluate(data.pipeline(dataset.x_train, dataset.y_train, EVAL_BATCH, training=False),
+                           verbose=0, return_dict=True)
+    return {
+        "test_loss": float(test["loss"]),
+        "test_accuracy": float(test["accuracy"]),
+        "train_accuracy": float(train["accuracy"]),
+        # Keskar et al.'s gap: accuracy on the examples trained on minus accuracy on unseen ones.
+        "generalization_gap": float(train["accuracy"]) - float(test["accuracy"]),
+    }
+
+
+def _summarize(config, callbacks, history, status, error, train_seconds) -> dict[str, Any]:
+    throughput: Throughput = callbacks["throughput"]
+    val = [row.get("val_accuracy", math.nan) for row in history]
+    reached = getattr(callbacks.get("target"), "reached", None) or {}
+    summary: dict[str, Any] = {
+        "run_id": None,
+        "status": status,
+        "error": error,
+        "batch_size": config.batch_size,
+        "learning_rate": config.learning_rate,
+        "base_learning_rate": config.optim.learning_rate,
+        "lr_scaling": config.optim.lr_scaling,
+        "optimizer": config.optim.optimizer,
+        "precision": config.precision,
+        "precision_requested": config.precision,
+        "dataset": config.data.dataset,
+        "model": config.model.name,
+        "seed": config.seed,
+        "epochs": len(history),
+        "steps": throughput.steps,
+        "examples": throughput.steps * config.batch_size,
+        "best_val_accuracy": float(np.nanmax(val)) if np.isfinite(val).any() else math.nan,
+        "final_val_accuracy": float(val[-1]) if val else math.nan,
+        "test_accuracy": math.nan,
+        "generalization_gap": math.nan,
+        "target": config.target,
+        "epochs_to_target": reached.get("epochs_to_target"),
+        "steps_to_target": reached.get("steps_to_target"),
+        "examples_to_target": reached.get("examples_to_target"),
+        "seconds_to_target": reached.get("seconds_to_target"),
+        "samples_per_second": throughput.samples_per_second,
+        "train_seconds": train_seconds,
+        "diverged_at_step": callbacks["divergence"].diverged_at_step,
+    }
+    summary.update(_diagnostic_summary(history))
+    summary.update(versions())
+    return summary
+
+
+def _diagnostic_summary(history: list[dict[str, float]]) -> dict[str, float]:
+    """Last and mean value of every diagnostic column that the run logged."""
+    out: dict[str, float] = {}
+    for column in DIAGNOSTIC_COLUMNS:
+        values = np.asarray([row.get(column, math.nan) for row in history], dtype=float)
+        finite = values[np.isfinite(values)]
+        if finite.size:
+            out[column] = float(finite[-1])
+            out[f"{column}_mean"] = float(finite.mean())
+    return out
+
+
+def versions() -> dict[str, str]:
+    return {"kerasbatch_version": __version__, "tensorflow_version": tf.__version__,
+            "keras_version": keras.__version__}
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__

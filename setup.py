@@ -1,0 +1,39 @@
+"""kerasbatch: measure what batch size does to Keras training, then choose it."""
+
+import re
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+HERE = Path(__file__).parent
+VERSION = re.search(r'__version__ = "([^"]+)"', (HERE / "kerasbatch" / "__init__.py").read_text()).group(1)
+
+setup(
+    name="kerasbatch",
+    version=VERSION,
+    description="Measure what batch size does to Keras training: sweep, tune, suggest, export.",
+    long_description=(HERE / "README.md").read_text(),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.10",
+    packages=find_packages(include=["kerasbatch", "kerasbatch.*"]),
+    install_requires=[
+        "tensorflow>=2.16",
+        "keras>=3.0",
+        "keras-tuner>=1.4",
+        "tensorboard>=2.16",
+        "tensorflow-datasets>=4.9",
+        "click>=8.1",
+        "pandas>=2.0",
+        "pyyaml>=6.0",
+        "matplotlib>=3.7",
+        "scikit-learn>=1.3",
+        "tabulate>=0.9",
+        "jinja2>=3.1",
+    ],
+    extras_require={"test": ["pytest>=7.4"]},
+    entry_points={"console_scripts": ["kerasbatch = kerasbatch.cli:main"]},
+    classifiers=[
+        "Programming Language :: Python :: 3",
+        "Topic :: Scientific/Engineering :: Artificial Intelligence",
+    ],
+)
