@@ -132,7 +132,7 @@ class OptimConfig:
 
     def __post_init__(self) -> None:
         _choice("optimizer", self.optimizer, OPTIMIZERS)
-        _number("learning_rate", self.learning_rate, 0.0, 100.0, open_low=True)
+        _number("learning_rate", self.learning_rate, 0.0, math.inf, open_low=True)
         _number("momentum", self.momentum, 0.0, 0.999)
         _number("weight_decay", self.weight_decay, 0.0, 1.0)
         _choice("lr_scaling", self.lr_scaling, LR_SCALINGS)

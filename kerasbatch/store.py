@@ -37,6 +37,16 @@ STUDY = "study.json"
 TENSORBOARD = "tb"
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+# mkstemp makes owner-only files; results are meant to be shared, so give them the usual mode.
+_FILE_MODE = 0o666 & ~_umask()
+
+
 @contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success it replaces ``path`` in one step.
@@ -50,6 +60,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        os.chmod(tmp_path, _FILE_MODE)
         os.replace(tmp_path, path)
     finally:
         if tmp_path.exists():
@@ -113,7 +124,8 @@ class Store:
     def run_ids(self, complete_only: bool = True) -> list[str]:
         if not self.study_dir.is_dir():
             return []
-        ids = sorted(p.name for p in self.study_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
+        # A run folder starts with its config.json; other folders (plots/, a tuner's own state) are not runs.
+        ids = sorted(p.name for p in self.study_dir.iterdir() if (p / CONFIG).is_file())
         return [i for i in ids if self.is_complete(i)] if complete_only else ids
 
     # -- the study manifest -------------------------------------------------------------------------

@@ -58,7 +58,7 @@ KEY_COLUMNS = (
 )
 
 # Nested or long-text summary fields that do not belong in a table cell.
-_SKIP = {"traceback", "config", "hyperparameters", "last", "mean"}
+_SKIP = {"traceback", "config", "hyperparameters", "kerasbatch_version", "tensorflow_version", "keras_version"}
 
 
 def study_table(study_dir: str | Path) -> pd.DataFrame:
@@ -76,7 +76,7 @@ def study_table(study_dir: str | Path) -> pd.DataFrame:
         rows.append(row)
     if not rows:
         raise KerasbatchError(f"no finished runs in {str(study_dir)!r}")
-    frame = pd.DataFrame(rows)
+    frame = _integers_stay_integers(pd.DataFrame(rows))
     frame = frame[_ordered(frame.columns)]
     sort = [c for c in ("batch_size", "run_id") if c in frame.columns]
     return frame.sort_values(sort, kind="stable").reset_index(drop=True)
@@ -94,7 +94,9 @@ def select_columns(frame: pd.DataFrame, columns: Iterable[str]) -> pd.DataFrame:
 def render(frame: pd.DataFrame, fmt: str = "markdown") -> str:
     """The table as text in one of ``FORMATS``."""
     if fmt == "markdown":
-        return frame.to_markdown(index=False, floatfmt=".4g")
+        # tabulate leaves None cells empty but prints NaN and <NA> literally.
+        cells = frame.astype(object).where(frame.notna(), None)
+        return cells.to_markdown(index=False, floatfmt=_float_formats(frame), missingval="")
     if fmt == "csv":
         return frame.to_csv(index=False)
     if fmt == "html":
@@ -104,6 +106,29 @@ def render(frame: pd.DataFrame, fmt: str = "markdown") -> str:
     if fmt == "latex":
         return frame.to_latex(index=False, float_format="%.4g", na_rep="--")
     raise KerasbatchError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+
+
+def _float_formats(frame: pd.DataFrame) -> list[str]:
+    """Four significant digits, but whole numbers for large values (14060 samples/s, not 1.406e+04)."""
+    formats = []
+    for column in frame.columns:
+        values = pd.to_numeric(frame[column], errors="coerce").abs()
+        formats.append(".0f" if values.max() >= 1000 else ".4g")
+    return formats
+
+
+def _integers_stay_integers(frame: pd.DataFrame) -> pd.DataFrame:
+    """Counts with gaps (``steps_to_target`` of runs that never got there) stay counts, not ``1.2e+04``."""
+    for column in frame.columns:
+        values = frame[column]
+        if values.dtype.kind == "f" and values.notna().any() and (values.dropna() % 1 == 0).all():
+            if column in _INTEGER_COLUMNS or column.endswith(("steps", "examples", "_to_target")):
+                frame[column] = values.astype("Int64")
+    return frame
+
+
+_INTEGER_COLUMNS = {"batch_size", "epochs", "steps", "examples", "epochs_to_target", "steps_to_target",
+                    "examples_to_target", "diverged_at_step", "seed", "trial_id"}
 
 
 def _ordered(columns: Iterable[str]) -> list[str]:

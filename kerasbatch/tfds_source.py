@@ -25,7 +25,7 @@ def load_tfds(name: str, data_dir: str | None, download: bool):
         try:
             builder.download_and_prepare()
         except Exception as exc:  # network and disk failures come in many types
-            raise DataError(f"cannot download tfds:{name} into {builder.data_dir_root!r}: {_first_line(exc)}") from None
+            raise DataError(f"cannot download tfds:{name} into {str(builder.data_dir_root)!r}: {_first_line(exc)}") from None
     splits = set(builder.info.splits.keys()) or set(DEFAULT_SPLITS)
     if "train" not in splits:
         raise DataError(f"tfds:{name} has no 'train' split (it has {', '.join(sorted(splits))})")
@@ -45,7 +45,7 @@ def _as_numpy(tfds, name: str, split: str, data_dir: str | None, builder):
         ds = tfds.load(name, split=split, as_supervised=True, data_dir=data_dir, download=False)
     except AssertionError:
         raise DataError(
-            f"tfds:{name} is not prepared in {builder.data_dir_root!r}; fill that data dir "
+            f"tfds:{name} is not prepared in {str(builder.data_dir_root)!r}; fill that data dir "
             "(tfds build, or copy prepared data there) or pass --download"
         ) from None
     xs, ys = [], []

@@ -15,6 +15,10 @@ class StopOnNonFinite(keras.callbacks.Callback):
     reported as ``diverged`` rather than merely short.
     """
 
+    def __init__(self):
+        super().__init__()
+        self.on_train_begin()
+
     def on_train_begin(self, logs=None):
         self.diverged_at_step = None
         self._step = 0

@@ -28,9 +28,10 @@ class HistoryFile(keras.callbacks.Callback):
     def __init__(self, path: str | Path):
         super().__init__()
         self.path = Path(path)
+        self.rows: list[dict[str, float]] = []
 
     def on_train_begin(self, logs=None):
-        self.rows: list[dict[str, float]] = []
+        self.rows = []
 
     def on_epoch_end(self, epoch, logs=None):
         row = {"epoch": epoch + 1}

@@ -28,6 +28,7 @@ class TimeToTarget(keras.callbacks.Callback):
         self.batch_size = batch_size
         self.stop = stop
         self.monitor = monitor
+        self.on_train_begin()
 
     def on_train_begin(self, logs=None):
         self.reached = None

@@ -33,6 +33,7 @@ class Throughput(keras.callbacks.Callback):
         self.batch_size = batch_size
         self.skip_steps = skip_steps
         self.step_times = step_times
+        self.on_train_begin()
 
     def on_train_begin(self, logs=None):
         self.steps = 0

@@ -1,0 +1,55 @@
+import keras
+import numpy as np
+import pytest
+
+from kerasbatch.config import OptimConfig
+from kerasbatch.optim import WarmupSchedule, make_optimizer, make_schedule
+
+
+def rates(schedule, steps):
+    return np.array([float(schedule(s)) for s in steps])
+
+
+def test_warmup_ramps_linearly_from_start_to_peak():
+    schedule = WarmupSchedule(peak_lr=0.4, total_steps=100, warmup_steps=10, start_lr=0.1)
+    np.testing.assert_allclose(rates(schedule, [0, 5, 10, 50, 99]), [0.1, 0.25, 0.4, 0.4, 0.4], rtol=1e-6)
+
+
+def test_step_decay_divides_by_ten_at_half_and_three_quarters():
+    schedule = WarmupSchedule(peak_lr=1.0, total_steps=100, decay="step")
+    np.testing.assert_allclose(rates(schedule, [0, 49, 50, 74, 75, 99]), [1, 1, 0.1, 0.1, 0.01, 0.01], rtol=1e-6)
+
+
+def test_cosine_decay_after_warmup_reaches_zero():
+    schedule = WarmupSchedule(peak_lr=1.0, total_steps=110, warmup_steps=10, decay="cosine")
+    np.testing.assert_allclose(rates(schedule, [10, 60, 110]), [1.0, 0.5, 0.0], atol=1e-6)
+
+
+def test_schedule_serialises():
+    schedule = WarmupSchedule(peak_lr=0.2, total_steps=30, warmup_steps=3, start_lr=0.05, decay="cosine")
+    clone = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(schedule))
+    assert isinstance(clone, WarmupSchedule) and clone.get_config() == schedule.get_config()
+    np.testing.assert_allclose(rates(clone, range(30)), rates(schedule, range(30)))
+
+
+def test_make_schedule_follows_the_goyal_recipe():
+    optim = OptimConfig(learning_rate=0.1, base_batch=32, lr_scaling="linear", warmup_epochs=5)
+    schedule = make_schedule(optim, batch_size=256, steps_per_epoch=10, epochs=20)
+    assert schedule.peak_lr == pytest.approx(0.8)
+    assert schedule.start_lr == pytest.approx(0.1) and schedule.warmup_steps == 50 and schedule.total_steps == 200
+
+
+def test_warmup_without_scaling_starts_from_zero():
+    optim = OptimConfig(learning_rate=0.1, lr_scaling="none", warmup_epochs=1)
+    assert make_schedule(optim, 256, 10, 5).start_lr == 0.0
+
+
+@pytest.mark.parametrize("name, cls", [("sgd", keras.optimizers.SGD), ("adam", keras.optimizers.Adam),
+                                       ("adamw", keras.optimizers.AdamW)])
+def test_optimizers(name, cls):
+    optim = OptimConfig(optimizer=name, weight_decay=1e-4, nesterov=True)
+    optimizer = make_optimizer(optim, make_schedule(optim, 32, 10, 1))
+    assert type(optimizer) is cls
+    assert optimizer.weight_decay == pytest.approx(1e-4)
+    if name == "sgd":
+        assert optimizer.nesterov and optimizer.momentum == pytest.approx(0.9)

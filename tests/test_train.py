@@ -1,0 +1,147 @@
+import json
+
+import keras
+import numpy as np
+import pandas as pd
+import pytest
+import tensorflow as tf
+
+from kerasbatch import train
+from kerasbatch.config import ModelConfig, OptimConfig, SweepConfig
+from kerasbatch.errors import DataError, StoreError
+from kerasbatch.store import Store
+from kerasbatch.sweep import sweep
+from tests.conftest import dots_run
+
+HISTORY_COLUMNS = ["epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr", "seconds",
+                   "samples_per_second", "steps", "examples"]
+SUMMARY_KEYS = ["status", "batch_size", "learning_rate", "precision", "best_val_accuracy", "final_val_accuracy",
+                "epochs_to_target", "steps_to_target", "examples_to_target", "seconds_to_target",
+                "samples_per_second", "train_seconds", "generalization_gap"]
+
+
+@pytest.fixture(scope="module")
+def dots_result(tmp_path_factory):
+    store = Store(tmp_path_factory.mktemp("runs"), "dots")
+    return train.run(dots_run(epochs=3, target=0.6, diagnostics=()), store, verbose=0)
+
+
+def test_a_run_writes_every_file_of_the_layout(dots_result):
+    names = {p.name for p in dots_result.path.iterdir()}
+    assert {"config.json", "history.csv", "summary.json", "model.keras", "tb"} <= names
+    assert not [n for n in names if ".tmp" in n]
+    assert list((dots_result.path / "tb").rglob("events.out.tfevents.*"))
+
+
+def test_history_has_one_row_per_epoch_with_the_required_columns(dots_result):
+    history = pd.read_csv(dots_result.path / "history.csv")
+    assert set(HISTORY_COLUMNS) <= set(history.columns)
+    assert history["epoch"].tolist() == [1, 2, 3]
+    steps_per_epoch = 384 // 32  # 600 dots: 120 test, 48 validation, 432 train → 13 full batches
+    steps_per_epoch = len(train.data.load(dots_run().data).x_train) // 32
+    assert history["steps"].tolist() == [steps_per_epoch * e for e in (1, 2, 3)]
+    assert history["examples"].tolist() == [32 * steps_per_epoch * e for e in (1, 2, 3)]
+    assert np.allclose(history["lr"], 0.05)
+    assert history["samples_per_second"].iloc[1:].gt(0).all()
+
+
+def test_summary_holds_the_required_fields(dots_result):
+    summary = json.loads((dots_result.path / "summary.json").read_text())
+    assert set(SUMMARY_KEYS) <= set(summary)
+    assert summary["status"] == "ok" and summary["precision"] == "float32"
+    assert summary["batch_size"] == 32 and summary["learning_rate"] == pytest.approx(0.05)
+    history = pd.read_csv(dots_result.path / "history.csv")
+    assert summary["best_val_accuracy"] == pytest.approx(history["val_accuracy"].max())
+    assert summary["final_val_accuracy"] == pytest.approx(history["val_accuracy"].iloc[-1])
+    reached = history.index[history["val_accuracy"] >= 0.6][0]
+    assert summary["epochs_to_target"] == reached + 1
+    assert summary["steps_to_target"] == history["steps"][reached]
+    assert summary["examples_to_target"] == history["examples"][reached]
+    assert 0 < summary["seconds_to_target"] <= summary["train_seconds"]
+    assert summary["generalization_gap"] == pytest.approx(summary["train_accuracy"] - summary["test_accuracy"])
+
+
+def test_saved_model_reloads_and_predicts_like_the_trained_one(dots_result):
+    reloaded = keras.saving.load_model(dots_result.path / "model.keras")
+    x = np.random.default_rng(0).normal(size=(16, 2)).astype("float32")
+    np.testing.assert_allclose(reloaded.predict(x, verbose=0), dots_result.model.predict(x, verbose=0), atol=1e-6)
+
+
+def test_same_seed_gives_the_same_history(tmp_path):
+    config = dots_run(epochs=2, diagnostics=(), optim=OptimConfig(learning_rate=0.05), model=ModelConfig(
+        name="mlp", widths=(16,), dropout=0.2))
+    a = train.run(config, Store(tmp_path, "a"), verbose=0)
+    b = train.run(config, Store(tmp_path, "b"), verbose=0)
+    c = train.run(config.__class__(**{**config.__dict__, "seed": 1}), Store(tmp_path, "c"), verbose=0)
+    columns = ["loss", "accuracy", "val_loss", "val_accuracy"]
+    frame = {k: pd.read_csv(r.path / "history.csv")[columns] for k, r in zip("abc", (a, b, c))}
+    pd.testing.assert_frame_equal(frame["a"], frame["b"])
+    assert not frame["a"].equals(frame["c"])
+
+
+def test_rerun_skips_a_finished_run_and_redoes_an_incomplete_one(tmp_path):
+    store = Store(tmp_path, "s")
+    first = train.run(dots_run(epochs=1, diagnostics=()), store, verbose=0)
+    again = train.run(dots_run(epochs=1, diagnostics=()), store, verbose=0)
+    assert again.skipped and again.summary == json.loads((first.path / "summary.json").read_text())
+    (first.path / "summary.json").unlink()
+    redone = train.run(dots_run(epochs=1, diagnostics=()), store, verbose=0)
+    assert not redone.skipped and (redone.path / "summary.json").exists()
+
+
+def test_finished_run_with_other_settings_is_a_usage_error(tmp_path):
+    store = Store(tmp_path, "s")
+    train.run(dots_run(epochs=1, diagnostics=()), store, verbose=0)
+    with pytest.raises(StoreError, match="epochs: 1 → 2"):
+        train.run(dots_run(epochs=2, diagnostics=()), store, verbose=0)
+
+
+def test_batch_larger_than_the_data_writes_nothing(tmp_path):
+    with pytest.raises(DataError):
+        train.run(dots_run(batch_size=5000), Store(tmp_path, "s"), verbose=0)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_divergence_is_recorded_and_the_sweep_goes_on(tmp_path):
+    # A rate this large sends the loss to infinity within a few steps at the larger batch (lr scales with it).
+    run = dots_run(epochs=2, diagnostics=(), optim=OptimConfig(learning_rate=1e4, momentum=0.9))
+    results = sweep(SweepConfig(run=run, batch_sizes=(32, 64)), Store(tmp_path, "s"), verbose=0)
+    assert [r.status for r in results] == ["diverged", "diverged"]
+    summary = json.loads((results[0].path / "summary.json").read_text())
+    assert summary["diverged_at_step"] >= 1 and "NaN" in summary["error"]
+    assert not (results[0].path / "model.keras").exists()
+
+
+def test_out_of_memory_and_other_errors_are_recorded(tmp_path, monkeypatch):
+    def oom(*args, **kwargs):
+        raise tf.errors.ResourceExhaustedError(None, None, "OOM when allocating tensor")
+
+    monkeypatch.setattr(keras.Model, "fit", oom)
+    result = train.run(dots_run(epochs=1, diagnostics=()), Store(tmp_path, "oom"), verbose=0)
+    assert result.status == "oom" and "OOM" in result.summary["error"]
+
+    def broken(*args, **kwargs):
+        raise ValueError("something inside training broke")
+
+    monkeypatch.setattr(keras.Model, "fit", broken)
+    result = train.run(dots_run(epochs=1, diagnostics=()), Store(tmp_path, "err"), verbose=0)
+    assert result.status == "error" and "something inside training broke" in result.summary["error"]
+    assert "Traceback" in result.summary["traceback"]
+
+
+def test_mixed_float16_trains_records_the_policy_and_reloads(tmp_path):
+    result = train.run(dots_run(epochs=1, precision="mixed_float16", diagnostics=("loss_scale",)),
+                       Store(tmp_path, "f16"), verbose=0)
+    assert result.ok and result.summary["precision"] == "mixed_float16"
+    assert keras.mixed_precision.global_policy().name == "float32"  # borrowed, then given back
+    reloaded = keras.saving.load_model(result.path / "model.keras")
+    assert reloaded.layers[1].compute_dtype == "float16" and reloaded.output.dtype == "float32"
+    assert pd.read_csv(result.path / "history.csv")["loss_scale"].iloc[-1] > 1
+
+
+def test_sweep_runs_share_every_setting_but_the_batch_size(digits_sweep):
+    store, results = digits_sweep
+    configs = [store.read_config(r.run_id) for r in results]
+    assert [c.pop("batch_size") for c in configs] == [32, 256]
+    assert configs[0] == configs[1]
+    assert [r.run_id for r in results] == ["bs32", "bs256"]
