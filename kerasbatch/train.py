@@ -24,7 +24,8 @@ import tensorflow as tf
 from tensorflow.python.framework import config as tf_config
 
 from kerasbatch import __version__, data, precision
-from kerasbatch.callbacks import HistoryFile, LearningRateLog, StopOnNonFinite, Throughput, TimeToTarget
+from kerasbatch.callbacks import (GradientNoise, HistoryFile, LearningRateLog, StopOnNonFinite, Throughput,
+                                  TimeToTarget, WeightDistance)
 from kerasbatch.config import RunConfig
 from kerasbatch.errors import KerasbatchError
 from kerasbatch.models import build_model
@@ -142,6 +143,12 @@ def build_callbacks(config: RunConfig, dataset: data.Dataset, folder: Path | Non
         "divergence": StopOnNonFinite(),
         "learning_rate": LearningRateLog(log_loss_scale="loss_scale" in diagnostics),
     }
+    if diagnostics & {"gns", "grad_norm"}:
+        callbacks["gradient_noise"] = GradientNoise(
+            _probe_batches(config, dataset), micro_batches=config.micro_batches,
+            every=config.diagnostics_every, noise="gns" in diagnostics)
+    if "weight_distance" in diagnostics:
+        callbacks["weight_distance"] = WeightDistance()
     if config.target is not None:
         callbacks["target"] = TimeToTarget(config.target, config.batch_size, stop=config.stop_at_target)
     if folder is not None:
@@ -149,6 +156,17 @@ def build_callbacks(config: RunConfig, dataset: data.Dataset, folder: Path | Non
         callbacks["tensorboard"] = keras.callbacks.TensorBoard(
             log_dir=str(folder / TENSORBOARD), write_graph=False, profile_batch=0)
     return callbacks
+
+
+def _probe_batches(config: RunConfig, dataset: data.Dataset):
+    """Endless training-size batches for gradient measurements, apart from the batches trained on.
+
+    A separate pipeline with its own shuffle seed: measuring must not consume the training stream,
+    or the run would differ with diagnostics on and off.
+    """
+    pipeline = data.pipeline(dataset.x_train, dataset.y_train, config.batch_size, training=True,
+                             seed=config.seed + 1, augment=config.data.augment)
+    return iter(pipeline.repeat())
 
 
 def _train(config: RunConfig, dataset: data.Dataset, model: keras.Model, folder: Path, verbose: int):

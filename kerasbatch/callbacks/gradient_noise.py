@@ -1,0 +1,95 @@
+"""Gradient noise scale and gradient norm, measured every N steps on micro-batches at the same weights."""
+
+from __future__ import annotations
+
+import math
+from typing import Iterator
+
+import keras
+import numpy as np
+
+from kerasbatch.noise import NoiseAccumulator, micro_batch_sq_norms, two_batch_estimates
+
+
+def micro_batch_plan(batch_size: int, micro_batches: int) -> tuple[int, int]:
+    """``(k, examples)``: the most micro-batches ≤ ``micro_batches`` that split the batch evenly.
+
+    When no count from ``micro_batches`` down to 2 divides the batch (a prime batch size), the batch is
+    cut to the largest multiple of ``micro_batches``. ``(0, 0)`` when the batch is too small to split.
+    """
+    for k in range(micro_batches, 1, -1):
+        if batch_size % k == 0:
+            return k, batch_size
+    if batch_size >= 2 * micro_batches:
+        return micro_batches, batch_size - batch_size % micro_batches
+    return 0, 0
+
+
+class GradientNoise(keras.callbacks.Callback):
+    """Writes ``grad_norm`` and (with ``noise=True``) ``gns``, ``grad_sq``, ``trace_sigma`` into the epoch logs.
+
+    Every ``every`` steps (and at least once per epoch) it draws a batch of the training batch size from
+    ``batches``, splits it into micro-batches and takes their gradients at the current weights without
+    changing any variable (:func:`kerasbatch.noise.micro_batch_sq_norms`). It never touches the batches
+    the model trains on, so the training trajectory is the same with or without it.
+
+    - ``grad_norm``: mean L2 norm of the batch gradient over the epoch's measurements.
+    - ``grad_sq``, ``trace_sigma``: McCandlish et al.'s unbiased estimates of ``|G|^2`` and ``tr(Σ)``,
+      each smoothed with an exponential moving average; ``gns`` = their ratio, taken last.
+
+    Measurements whose gradients are not finite (a float16 overflow the loss-scale optimizer would skip)
+    are dropped.
+
+    Args:
+        batches: an endless iterator of ``(x, y)`` batches of the training batch size.
+        micro_batches: micro-batches per measured batch (at least 2).
+        every: measure every this many steps.
+        noise: also estimate the noise scale (``False`` for the gradient norm alone).
+        ema: smoothing of the two noise-scale parts.
+    """
+
+    def __init__(self, batches: Iterator, micro_batches: int = 4, every: int = 32, noise: bool = True,
+                 ema: float = 0.9):
+        super().__init__()
+        self.batches = batches
+        self.micro_batches = micro_batches
+        self.every = every
+        self.noise = noise
+        self.ema = ema
+        self.on_train_begin()
+
+    def on_train_begin(self, logs=None):
+        self.accumulator = NoiseAccumulator(self.ema)
+        self._step = 0
+        self._norms: list[float] = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._norms = []
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self._step % self.every == 0:
+            self.measure()
+        self._step += 1
+
+    def on_epoch_end(self, epoch, logs=None):
+        if not self._norms:
+            self.measure()  # short epochs still get a value
+        if logs is None:
+            return
+        logs["grad_norm"] = float(np.mean(self._norms)) if self._norms else math.nan
+        if self.noise:
+            logs["gns"] = self.accumulator.gns
+            logs["grad_sq"] = self.accumulator.grad_sq
+            logs["trace_sigma"] = self.accumulator.trace_sigma
+
+    def measure(self) -> None:
+        """Take one measurement at the model's current weights."""
+        x, y = next(self.batches)
+        k, examples = micro_batch_plan(int(x.shape[0]), self.micro_batches)
+        if k == 0:
+            return
+        small, big, finite = micro_batch_sq_norms(self.model, x[:examples], y[:examples], k)
+        if not finite:
+            return
+        self._norms.append(math.sqrt(big))
+        self.accumulator.update(*two_batch_estimates(small, big, examples / k, examples))

@@ -1,0 +1,244 @@
+"""Tests for the gradient noise scale: the math on hand-computed numbers, the TensorFlow estimator
+against the exact value from per-example gradients, state safety and mixed precision."""
+
+import math
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from kerasbatch import noise
+
+N_EXAMPLES, N_FEATURES, N_CLASSES = 1024, 8, 3
+
+
+# --- pure math ---------------------------------------------------------------------------------------
+
+def test_two_batch_estimates_recover_hand_computed_values():
+    # With |G|^2 = 1 and tr(Sigma) = 16: E|g_b|^2 = 1 + 16/b, so 5 at b=4 and 2 at b=16.
+    grad_sq, trace_sigma = noise.two_batch_estimates(5.0, 2.0, 4, 16)
+    assert grad_sq == pytest.approx(1.0)
+    assert trace_sigma == pytest.approx(16.0)
+
+
+@pytest.mark.parametrize("b_small, b_big", [(16, 16), (32, 16), (0, 16)])
+def test_two_batch_estimates_reject_b_small_not_below_b_big(b_small, b_big):
+    with pytest.raises(ValueError):
+        noise.two_batch_estimates(5.0, 2.0, b_small, b_big)
+
+
+def test_accumulator_ema_is_bias_corrected_and_exact_at_first_update():
+    acc = noise.NoiseAccumulator(ema=0.9)
+    acc.update(0.3, 7.1)
+    assert (acc.grad_sq, acc.trace_sigma, acc.count) == (0.3, 7.1, 1)
+    acc.update(0.5, 2.0)
+    # Adam-style: m = 0.9 m + 0.1 x, divided by 1 - 0.9**count.
+    adam = (0.9 * 0.1 * 0.3 + 0.1 * 0.5) / (1 - 0.9**2)
+    assert acc.grad_sq == pytest.approx(adam)
+    assert acc.gns == pytest.approx(acc.trace_sigma / acc.grad_sq)
+
+
+def test_accumulator_ignores_non_finite_updates_and_resets():
+    acc = noise.NoiseAccumulator(ema=None)
+    acc.update(float("nan"), 1.0)
+    acc.update(1.0, float("inf"))
+    assert acc.count == 0 and math.isnan(acc.gns)
+    acc.update(1.0, 10.0)
+    acc.update(3.0, 30.0)
+    assert (acc.count, acc.grad_sq, acc.trace_sigma, acc.gns) == (2, 2.0, 20.0, 10.0)
+    acc.reset()
+    assert acc.count == 0 and math.isnan(acc.grad_sq)
+
+
+def test_noise_estimate_gns_is_nan_without_positive_signal():
+    assert noise.NoiseEstimate(0.5, 10.0, 64, 4, 3).as_dict()["gns"] == 20.0
+    assert math.isnan(noise.NoiseEstimate(-0.1, 10.0, 64, 4, 3).gns)
+    assert math.isnan(noise.NoiseEstimate(float("inf"), 10.0, 64, 4, 3).gns)
+
+
+def test_fit_steps_curve_recovers_synthetic_parameters():
+    batch = np.array([32, 64, 128, 256, 512, 1024])
+    steps = noise.steps_to_target(batch, 1500.0, 300.0)
+    s_min, b_noise = noise.fit_steps_curve(batch, steps)
+    assert s_min == pytest.approx(1500.0, rel=1e-9)
+    assert b_noise == pytest.approx(300.0, rel=1e-9)
+    assert all(map(math.isnan, noise.fit_steps_curve([32, 64], [100.0, float("nan")])))
+    assert all(map(math.isnan, noise.fit_steps_curve([32, 64], [50.0, 100.0])))  # steps grow with B
+
+
+def test_theory_helpers_follow_the_formulas_on_arrays():
+    batch = np.array([100.0, 400.0])
+    np.testing.assert_allclose(noise.steps_to_target(batch, 10.0, 200.0), [30.0, 15.0])
+    np.testing.assert_allclose(noise.examples_to_target(batch, 1000.0, 200.0), [1500.0, 3000.0])
+    np.testing.assert_allclose(noise.statistical_efficiency(batch, 100, 200.0), [1.0, 0.5])
+    assert isinstance(noise.statistical_efficiency(100, 100, 50.0), float)
+
+
+def test_module_imports_without_tensorflow():
+    code = "import sys, kerasbatch.noise; assert 'tensorflow' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# --- TensorFlow --------------------------------------------------------------------------------------
+
+def _softmax_regression(loss_weight=None):
+    """Softmax regression; ``loss_weight`` multiplies the cross-entropy (a bare loss function then)."""
+    import keras
+
+    loss = keras.losses.SparseCategoricalCrossentropy()
+    if loss_weight is not None:
+        loss = lambda y, p: loss_weight * keras.losses.sparse_categorical_crossentropy(y, p)  # noqa: E731
+    model = keras.Sequential([keras.Input((N_FEATURES,)), keras.layers.Dense(N_CLASSES),
+                              keras.layers.Activation("softmax", dtype="float32")])
+    model.compile(optimizer="sgd", loss=loss)
+    return model
+
+
+@pytest.fixture(scope="module")
+def problem():
+    """3-class data labelled by a true softmax model, and a softmax regression at 0.3x its weights
+    (B_simple ~ 64: comparable to the batch sizes used)."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(N_EXAMPLES, N_FEATURES)).astype("float32")
+    w_true = rng.normal(size=(N_FEATURES, N_CLASSES))
+    y = np.argmax(x @ w_true + rng.gumbel(size=(N_EXAMPLES, N_CLASSES)), axis=1).astype("int32")
+    weights = [(0.3 * w_true).astype("float32"), rng.normal(0, 0.1, N_CLASSES).astype("float32")]
+    model = _softmax_regression()
+    model.layers[0].set_weights(weights)
+    return model, x, y
+
+
+def _per_example_grads(model, x, y):
+    """Analytic cross-entropy gradients of softmax regression, one row per example (float64)."""
+    kernel, bias = (w.astype(np.float64) for w in model.layers[0].get_weights())
+    logits = x.astype(np.float64) @ kernel + bias
+    probs = np.exp(logits - logits.max(axis=1, keepdims=True))
+    probs /= probs.sum(axis=1, keepdims=True)
+    delta = probs - np.eye(N_CLASSES)[y]
+    return np.concatenate([(x[:, :, None] * delta[:, None, :]).reshape(len(x), -1), delta], axis=1)
+
+
+def _exact_gns(grads):
+    mean = grads.mean(axis=0)
+    return ((grads - mean) ** 2).sum(axis=1).mean() / (mean @ mean)
+
+
+def test_micro_batch_sq_norms_equal_per_example_gradient_algebra(problem):
+    model, x, y = problem
+    parts = _per_example_grads(model, x[:64], y[:64]).reshape(4, 16, -1).mean(axis=1)
+    small, big, finite = noise.micro_batch_sq_norms(model, x[:64], y[:64], micro_batches=4)
+    assert finite
+    assert small == pytest.approx((parts**2).sum(axis=1).mean(), rel=1e-4)
+    assert big == pytest.approx((parts.mean(axis=0) ** 2).sum(), rel=1e-4)
+
+
+def test_measure_matches_exact_noise_scale_on_iid_batches(problem):
+    model, x, y = problem
+    exact = _exact_gns(_per_example_grads(model, x, y))
+    assert 20 < exact < 200  # a regime where the estimate is neither trivial nor hopeless
+    errors = []
+    for seed in range(20):
+        # Sampling with replacement makes the batches i.i.d., as the estimator assumes.
+        index = np.random.default_rng(seed).integers(0, N_EXAMPLES, size=(100, 128))
+        estimate = noise.measure(model, ((x[i], y[i]) for i in index), micro_batches=8)
+        assert (estimate.batch_size, estimate.micro_batches, estimate.samples) == (128, 8, 100)
+        errors.append(abs(estimate.gns / exact - 1))
+    within = np.mean(np.array(errors) <= 0.15)
+    assert within >= 0.95, f"exact {exact:.2f}, within 15%: {within:.2f}, errors {np.round(errors, 3)}"
+
+
+def test_measure_leaves_every_variable_bit_identical():
+    import keras
+    import tensorflow as tf
+
+    dropout = keras.layers.Dropout(0.5)
+    model = keras.Sequential([keras.Input((N_FEATURES,)), keras.layers.Dense(16),
+                              keras.layers.BatchNormalization(), dropout, keras.layers.Dense(N_CLASSES),
+                              keras.layers.Activation("softmax")])
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    assert any(v is dropout.seed_generator.state for v in model.non_trainable_variables)
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(100, N_FEATURES)).astype("float32")
+    y = rng.integers(0, N_CLASSES, size=100)
+    before = [v.numpy().copy() for v in model.variables]
+
+    # 100 = 3 x 32 + 4: the short last batch is skipped.
+    estimate = noise.measure(model, tf.data.Dataset.from_tensor_slices((x, y)).batch(32))
+    assert estimate.samples == 3 and math.isfinite(estimate.trace_sigma)  # random labels: G ~ 0
+    assert all(np.array_equal(b, v.numpy()) for b, v in zip(before, model.variables))
+    model(x, training=True)  # control: an ordinary training call does move the state
+    assert not all(np.array_equal(b, v.numpy()) for b, v in zip(before, model.variables))
+
+
+def test_non_finite_gradients_are_reported_and_such_batches_skipped(problem):
+    _, x, y = problem
+    model = _softmax_regression()
+    kernel, bias = model.layers[0].get_weights()
+    kernel[0, 0] = np.nan
+    model.layers[0].set_weights([kernel, bias])
+    assert noise.micro_batch_sq_norms(model, x[:32], y[:32], 4)[2] is False
+    with pytest.raises(ValueError, match="no usable batch"):
+        noise.measure(model, [(x[:32], y[:32])])
+
+
+@pytest.mark.parametrize("micro_batches, size", [(1, 32), (0, 32), (4, 30)])
+def test_bad_micro_batches_or_indivisible_batch_raise(problem, micro_batches, size):
+    model, x, y = problem
+    with pytest.raises(ValueError):
+        noise.measure(model, [(x[:size], y[:size])], micro_batches=micro_batches)
+    with pytest.raises(ValueError):
+        noise.micro_batch_sq_norms(model, x[:size], y[:size], micro_batches)
+
+
+def test_measure_rejects_empty_dataset(problem):
+    with pytest.raises(ValueError, match="no usable batch"):
+        noise.measure(problem[0], [])
+
+
+# A loss this small underflows to zero gradients in float16 unless it is scaled before backprop.
+LOSS_WEIGHTS = (None, 1e-7)
+
+
+@pytest.fixture(scope="module")
+def float32_reference(problem):
+    """Fixed batches and float32 estimates per loss weight (module scope: built before any policy)."""
+    model, x, y = problem
+    index = np.random.default_rng(5).integers(0, N_EXAMPLES, size=(20, 64))
+    batches = [(x[i], y[i]) for i in index]
+    estimates = {}
+    for weight in LOSS_WEIGHTS:
+        reference = _softmax_regression(weight)
+        reference.set_weights(model.get_weights())
+        estimates[weight] = noise.measure(reference, batches, micro_batches=4)
+    return batches, estimates
+
+
+@pytest.fixture
+def mixed_float16():
+    import keras
+
+    previous = keras.config.dtype_policy().name
+    keras.config.set_dtype_policy("mixed_float16")
+    yield
+    keras.config.set_dtype_policy(previous)
+
+
+@pytest.mark.parametrize("loss_weight", LOSS_WEIGHTS, ids=["plain", "tiny_loss"])
+def test_mixed_float16_gradients_are_unscaled_and_agree_with_float32(
+        problem, float32_reference, mixed_float16, loss_weight):
+    import keras
+
+    batches, estimates = float32_reference
+    half = _softmax_regression(loss_weight)
+    half.set_weights(problem[0].get_weights())
+    assert half.layers[0].compute_dtype == "float16"
+    assert isinstance(half.optimizer, keras.optimizers.LossScaleOptimizer)
+    assert float(half.optimizer.scale_loss(1.0)) == 32768.0
+
+    full, mixed = estimates[loss_weight], noise.measure(half, batches, micro_batches=4)
+    assert mixed.samples == 20 and math.isfinite(mixed.gns)
+    assert mixed.gns == pytest.approx(full.gns, rel=0.2)
+    # Unscaled: the same magnitude as float32, not 32768 (or 32768**2) times larger.
+    assert mixed.grad_sq == pytest.approx(full.grad_sq, rel=0.2)
+    assert mixed.trace_sigma == pytest.approx(full.trace_sigma, rel=0.2)
