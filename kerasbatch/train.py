@@ -24,8 +24,8 @@ import tensorflow as tf
 from tensorflow.python.framework import config as tf_config
 
 from kerasbatch import __version__, data, precision
-from kerasbatch.callbacks import (GradientNoise, HistoryFile, LearningRateLog, StopOnNonFinite, Throughput,
-                                  TimeToTarget, WeightDistance)
+from kerasbatch.callbacks import (GradientNoise, HistoryFile, LearningRateLog, StopOnNonFinite, TensorBoardScalars,
+                                  Throughput, TimeToTarget, WeightDistance)
 from kerasbatch.config import RunConfig
 from kerasbatch.errors import KerasbatchError
 from kerasbatch.models import build_model
@@ -153,8 +153,7 @@ def build_callbacks(config: RunConfig, dataset: data.Dataset, folder: Path | Non
         callbacks["target"] = TimeToTarget(config.target, config.batch_size, stop=config.stop_at_target)
     if folder is not None:
         callbacks["history"] = HistoryFile(folder / HISTORY)
-        callbacks["tensorboard"] = keras.callbacks.TensorBoard(
-            log_dir=str(folder / TENSORBOARD), write_graph=False, profile_batch=0)
+        callbacks["tensorboard"] = TensorBoardScalars(folder / TENSORBOARD)
     return callbacks
 
 

@@ -5,6 +5,7 @@ from kerasbatch.callbacks.gradient_noise import GradientNoise, micro_batch_plan
 from kerasbatch.callbacks.history_file import HistoryFile
 from kerasbatch.callbacks.learning_rate import LearningRateLog, applied_learning_rate, loss_scale
 from kerasbatch.callbacks.target import TimeToTarget
+from kerasbatch.callbacks.tensorboard_scalars import TensorBoardScalars
 from kerasbatch.callbacks.throughput import Throughput
 from kerasbatch.callbacks.weight_distance import WeightDistance
 
@@ -15,6 +16,7 @@ __all__ = [
     "HistoryFile",
     "LearningRateLog",
     "StopOnNonFinite",
+    "TensorBoardScalars",
     "Throughput",
     "TimeToTarget",
     "applied_learning_rate",

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import csv
+import math
 from pathlib import Path
 
 import keras
-import pandas as pd
 
 from kerasbatch.store import atomic_path
 
@@ -37,8 +38,16 @@ class HistoryFile(keras.callbacks.Callback):
         row = {"epoch": epoch + 1}
         row.update({k: float(v) for k, v in (logs or {}).items()})
         self.rows.append(row)
-        frame = pd.DataFrame(self.rows)
-        lead = [c for c in LEADING if c in frame.columns]
-        frame = frame[lead + [c for c in frame.columns if c not in lead]]
+        seen = dict.fromkeys(key for r in self.rows for key in r)
+        columns = [c for c in LEADING if c in seen] + [c for c in seen if c not in LEADING]
         with atomic_path(self.path) as tmp:
-            frame.to_csv(tmp, index=False)
+            with open(tmp, "w", newline="") as fh:
+                writer = csv.DictWriter(fh, columns, restval="")
+                writer.writeheader()
+                writer.writerows({k: _cell(v) for k, v in r.items()} for r in self.rows)
+
+
+def _cell(value: float) -> str | int | float:
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return "" if isinstance(value, float) and math.isnan(value) else value

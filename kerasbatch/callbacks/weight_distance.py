@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import keras
-from keras import ops
 
 
 class WeightDistance(keras.callbacks.Callback):
@@ -23,9 +22,29 @@ class WeightDistance(keras.callbacks.Callback):
         self.trace: list[tuple[int, float]] = []
 
     def on_train_begin(self, logs=None):
-        self._initial = [ops.copy(v.value) for v in self.model.trainable_variables]
+        self._remember_start()
         self._step = 0
         self.trace = [(0, self.distance())]
+
+    def _remember_start(self) -> None:
+        """Copy θ₀ into variables of our own; trace the distance once per model, not once per fit."""
+        import tensorflow as tf
+
+        variables = self.model.trainable_variables
+        if getattr(self, "_traced_for", None) == [id(v) for v in variables]:
+            for start, variable in zip(self._initial, variables):
+                start.assign(variable.value)
+            return
+        self._initial = [tf.Variable(v.value, trainable=False) for v in variables]
+
+        @tf.function
+        def distance():
+            squares = [tf.reduce_sum(tf.square(tf.cast(v.value, tf.float32) - tf.cast(s, tf.float32)))
+                       for v, s in zip(variables, self._initial)]
+            return tf.sqrt(tf.add_n(squares))
+
+        self._distance = distance
+        self._traced_for = [id(v) for v in variables]
 
     def on_train_batch_end(self, batch, logs=None):
         self._step += 1
@@ -37,9 +56,5 @@ class WeightDistance(keras.callbacks.Callback):
             logs["weight_distance"] = self.distance()
 
     def distance(self) -> float:
-        """‖θ − θ₀‖₂ now, accumulated in float32."""
-        total = 0.0
-        for variable, start in zip(self.model.trainable_variables, self._initial):
-            diff = ops.cast(variable.value, "float32") - ops.cast(start, "float32")
-            total += float(ops.sum(ops.square(diff)))
-        return total ** 0.5
+        """‖θ − θ₀‖₂ now, accumulated in float32 (one traced function, one host sync)."""
+        return float(self._distance())

@@ -1,0 +1,120 @@
+"""Training diagnostics on real runs: noise scale, gradient norm, weight distance, and that measuring is free of side effects."""
+
+import math
+
+import keras
+import numpy as np
+import pandas as pd
+import pytest
+
+from kerasbatch import data, train
+from kerasbatch.callbacks import GradientNoise, WeightDistance, micro_batch_plan
+from kerasbatch.config import ModelConfig, OptimConfig
+from kerasbatch.store import Store
+from tests.conftest import dots_run
+
+DIAGNOSTIC_COLUMNS = ["grad_norm", "gns", "grad_sq", "trace_sigma", "weight_distance", "step_time_median",
+                      "step_time_p90"]
+
+
+@pytest.mark.parametrize("batch, k, expected", [(32, 4, (4, 32)), (30, 4, (3, 30)), (31, 4, (4, 28)),
+                                                (2, 4, (2, 2)), (7, 4, (0, 0)), (1, 4, (0, 0))])
+def test_micro_batch_plan(batch, k, expected):
+    assert micro_batch_plan(batch, k) == expected
+
+
+@pytest.fixture(scope="module")
+def diagnosed(tmp_path_factory):
+    config = dots_run(epochs=3, diagnostics_every=2)
+    return train.run(config, Store(tmp_path_factory.mktemp("runs"), "d"), verbose=0)
+
+
+def test_real_run_logs_every_diagnostic(diagnosed):
+    history = pd.read_csv(diagnosed.path / "history.csv")
+    assert set(DIAGNOSTIC_COLUMNS) <= set(history.columns)
+    assert np.isfinite(history["gns"]).all() and (history["gns"] > 0).all()
+    assert (history["trace_sigma"] > 0).all() and (history["grad_norm"] > 0).all()
+    assert history["weight_distance"].is_monotonic_increasing
+    summary = diagnosed.summary
+    assert summary["gns"] == pytest.approx(history["gns"].iloc[-1])
+    assert summary["gns_mean"] == pytest.approx(history["gns"].mean())
+    assert summary["grad_norm_mean"] == pytest.approx(history["grad_norm"].mean())
+
+
+def test_diagnostics_reach_tensorboard(diagnosed):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(diagnosed.path / "tb" / "train")).Reload()
+    tags = set(events.Tags()["tensors"]) | set(events.Tags()["scalars"])
+    assert {"epoch_gns", "epoch_grad_norm", "epoch_weight_distance", "epoch_lr"} <= tags
+
+
+def _fitted(config, callbacks):
+    """A model trained one epoch from the config's seed, with extra callbacks."""
+    dataset = data.load(config.data)
+    with train.run_scope("float32", config.seed):
+        model = train._compile(config, dataset)
+        stream = data.pipeline(dataset.x_train, dataset.y_train, config.batch_size, training=True, seed=config.seed)
+        model.fit(stream, epochs=1, verbose=0, shuffle=False, callbacks=callbacks(config, dataset))
+        return [v.numpy() for v in model.weights]
+
+
+def test_measuring_does_not_change_the_training_trajectory():
+    config = dots_run(model=ModelConfig(name="mlp", widths=(16,), dropout=0.3), diagnostics_every=1)
+    plain = _fitted(config, lambda c, d: [])
+    measured = _fitted(config, lambda c, d: [GradientNoise(train._probe_batches(c, d), every=1), WeightDistance(1)])
+    assert len(plain) == len(measured)
+    for a, b in zip(plain, measured):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+
+
+def test_weight_distance_starts_at_zero_and_grows_under_plain_sgd():
+    tracker = WeightDistance(every=1)
+    config = dots_run(optim=OptimConfig(learning_rate=0.01, momentum=0.0), model=ModelConfig(name="logreg"))
+    _fitted(config, lambda c, d: [tracker])
+    steps, distances = zip(*tracker.trace[:10])
+    assert steps == tuple(range(10)) and distances[0] == 0.0
+    assert all(b >= a for a, b in zip(distances, distances[1:])) and distances[-1] > 0
+
+
+def test_every_epoch_gets_a_measurement_even_when_shorter_than_the_interval():
+    meter = GradientNoise(iter([]), every=1000)
+    calls = []
+    meter.measure = lambda: calls.append(1) or meter._norms.append(1.0)
+    meter.on_train_begin()
+    for epoch in range(3):
+        meter.on_epoch_begin(epoch)
+        for step in range(5):
+            meter.on_train_batch_end(step)
+        logs = {}
+        meter.on_epoch_end(epoch, logs)
+        assert logs["grad_norm"] == 1.0
+    assert len(calls) == 3  # step 0 of epoch 1, then the end of epochs 2 and 3
+
+
+def test_grad_norm_only_skips_the_noise_columns(tmp_path):
+    result = train.run(dots_run(epochs=1, diagnostics=("grad_norm",)), Store(tmp_path, "g"), verbose=0)
+    history = pd.read_csv(result.path / "history.csv")
+    assert "grad_norm" in history and "gns" not in history and "weight_distance" not in history
+
+
+def test_mixed_float16_noise_scale_matches_float32(tmp_path):
+    # Same seed, same data, same probe batches: only the arithmetic differs.
+    common = dict(epochs=1, batch_size=64, micro_batches=8, diagnostics=("gns",), diagnostics_every=1,
+                  model=ModelConfig(name="mlp", widths=(32,)))
+    f32 = train.run(dots_run(precision="float32", **common), Store(tmp_path, "f32"), verbose=0)
+    f16 = train.run(dots_run(precision="mixed_float16", **common), Store(tmp_path, "f16"), verbose=0)
+    assert math.isfinite(f16.summary["gns"]) and f16.summary["gns"] > 0
+    assert f16.summary["gns"] == pytest.approx(f32.summary["gns"], rel=0.2)
+    assert f16.summary["grad_norm"] == pytest.approx(f32.summary["grad_norm"], rel=0.2)
+
+
+def test_compare_shows_the_diagnostic_columns(digits_sweep):
+    from kerasbatch.tables import study_table
+
+    store, _ = digits_sweep
+    table = study_table(store.study_dir)
+    for column in ("grad_norm", "gns", "weight_distance"):
+        assert column in table.columns and table[column].notna().all()
+    history = pd.read_csv(store.study_dir / "bs256" / "history.csv")
+    assert {"gns", "grad_sq", "trace_sigma", "grad_norm", "weight_distance"} <= set(history.columns)
