@@ -37,7 +37,7 @@ class Trainer:
 
     def __init__(self, config: RunConfig, dataset: data.Dataset, folder: Path | None):
         self.config, self.dataset = config, dataset
-        self.model = train._compile(config, dataset)
+        self.model = train.compile_model(config, dataset)
         self.callbacks = list(train.build_callbacks(config, dataset, folder).values()) if folder else []
         self.stream = data.pipeline(dataset.x_train, dataset.y_train, config.batch_size, training=True, seed=0)
         self.val = data.pipeline(dataset.x_val, dataset.y_val, train.EVAL_BATCH, training=False)

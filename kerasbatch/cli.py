@@ -68,6 +68,8 @@ RUN_OPTIONS = [
     _opt("--diagnostics", f"all, none, or a list of: {', '.join(cfg.DIAGNOSTICS)}."),
     _opt("--diagnostics-every", "Take the costly diagnostics every N steps.", int),
     _opt("--micro-batches", "Micro-batches per measured batch for the gradient noise scale.", int),
+    _opt("--strategy", "tf.distribute strategy; the batch size is the global batch across its replicas.",
+         click.Choice(cfg.STRATEGIES)),
 ]
 
 STORE_OPTIONS = [
@@ -176,6 +178,88 @@ def sweep(**params: Any) -> int:
 
 
 @cli.command()
+@_apply(RUN_OPTIONS)
+@click.option("--tuner", type=click.Choice(cfg.TUNERS), default=None, help="Search algorithm. [default: random]")
+@click.option("--max-trials", type=int, default=None, help="Trials to run. [default: 10]")
+@click.option("--batch-sizes", default=None,
+              help="Batch-size choices." + f" [default: {','.join(map(str, cfg.DEFAULT_BATCH_SIZES))}]")
+@click.option("--lr-range", default=None, help="Learning-rate range low,high, searched on a log scale. [default: 1e-3,1]")
+@click.option("--objective", type=click.Choice(cfg.OBJECTIVES), default=None,
+              help="What the search optimises. [default: val_accuracy]")
+@click.option("--overwrite", is_flag=True, default=None, help="Start the search over instead of continuing it.")
+@_apply(STORE_OPTIONS)
+def tune(**params: Any) -> int:
+    """KerasTuner search over batch size and learning rate.
+
+    The learning rate searched is the rate applied at each trial's batch size (--lr-scaling defaults
+    to none here). Running the same command again continues the search. For a distributed search,
+    start one chief and any number of workers with KerasTuner's variables KERASTUNER_TUNER_ID (chief,
+    tuner0, tuner1, ...), KERASTUNER_ORACLE_IP (the chief binds 127.0.0.1 unless told otherwise) and
+    KERASTUNER_ORACLE_PORT.
+    """
+    settings = _settings(params, set(params) - {"config_file"})
+    search = {k: settings.pop(k) for k in ("tuner", "max_trials", "batch_sizes", "lr_range", "objective", "overwrite")
+              if k in settings}
+    settings.setdefault("lr_scaling", "none")
+    if isinstance(search.get("batch_sizes"), (str, int)):
+        search["batch_sizes"] = cfg.parse_int_list("batch_sizes", search["batch_sizes"])
+    if isinstance(search.get("lr_range"), str):
+        search["lr_range"] = cfg.parse_float_pair("lr_range", search["lr_range"])
+    run = _run_config(settings)
+    config = cfg.TuneConfig(run=run, **search)
+    store = _store(settings, run, suffix="-tune")
+    from kerasbatch.tune import tune as tune_api
+
+    quiet = bool(settings.get("quiet"))
+    results = tune_api(config, store, progress=_progress(quiet), verbose=0 if quiet else 2)
+    if results:
+        _print_table(store.study_dir, run_ids=[r.run_id for r in results])
+    return 0 if all(r.ok for r in results) else 1
+
+
+@cli.command()
+@click.argument("path", type=click.Path())
+@click.option("--best", is_flag=True, help="PATH is a study: export its best run.")
+@click.option("--metric", type=click.Choice(cfg.OBJECTIVES), default=None,
+              help="What --best means. [default: the tune objective, else val_accuracy]")
+@click.option("--to", type=click.Path(), default=None, help="Target folder. [default: saved_models/STUDY-RUN]")
+@click.option("--dtype", type=click.Choice(["float32"]), default=None,
+              help="Export a float32 serving copy of a mixed-precision model.")
+@click.option("--force", is_flag=True, help="Replace an existing export.")
+def export(path: str, best: bool, metric: str | None, to: str | None, dtype: str | None, force: bool) -> int:
+    """Export a run (or a study's best run) as a SavedModel, a .keras file and a model card."""
+    from kerasbatch import export as export_api
+
+    run_dir = export_api.best_run(path, metric) if best else Path(path)
+    target = export_api.export_run(run_dir, to, dtype=dtype, force=force)
+    click.echo(f"exported {run_dir} to {target}")
+    return 0
+
+
+@cli.command()
+@click.argument("study_dir", type=click.Path())
+@click.option("--output", type=click.Path(), default=None, help="Folder for the figures. [default: STUDY_DIR/plots]")
+def plot(study_dir: str, output: str | None) -> int:
+    """Draw the study's figures as PNG and SVG."""
+    from kerasbatch.plots import plot_study
+
+    for path in plot_study(study_dir, output):
+        click.echo(str(path))
+    return 0
+
+
+@cli.command()
+@click.argument("study_dir", type=click.Path())
+@click.option("--output", type=click.Path(), default=None, help="HTML file. [default: STUDY_DIR/report.html]")
+def report(study_dir: str, output: str | None) -> int:
+    """Write one self-contained HTML report: what was run, the table, the figures."""
+    from kerasbatch.report import write_report
+
+    click.echo(str(write_report(study_dir, output)))
+    return 0
+
+
+@cli.command()
 @click.argument("study_dir", type=click.Path())
 @click.option("--format", "fmt", type=click.Choice(["markdown", "csv", "html", "json", "latex"]),
               default="markdown", show_default=True, help="Table format.")
@@ -206,7 +290,7 @@ def _print_table(study_dir: Path, run_ids: list[str]) -> None:
 
     frame = tables.study_table(study_dir)
     frame = frame[frame["run_id"].isin(run_ids)]
-    keep = [c for c in tables.KEY_COLUMNS if c in frame.columns]
+    keep = [c for c in ("trial_id", *tables.KEY_COLUMNS) if c in frame.columns]
     click.echo(tables.render(frame[keep], "markdown"))
 
 

@@ -24,6 +24,7 @@ LR_SCALINGS = ("none", "linear", "sqrt")
 SCHEDULES = ("constant", "step", "cosine")
 DIAGNOSTICS = ("gns", "grad_norm", "weight_distance", "step_time", "loss_scale")
 DEFAULT_BATCH_SIZES = (32, 64, 128, 256, 512, 1024)
+STRATEGIES = ("default", "mirrored", "multiworker")
 
 
 def _check(condition: bool, name: str, message: str, value: Any) -> None:
@@ -161,6 +162,8 @@ class RunConfig:
         diagnostics: measurements taken during training (see ``DIAGNOSTICS``); empty for none.
         diagnostics_every: take the expensive diagnostics every this many steps.
         micro_batches: micro-batches a measured batch is split into for the gradient noise scale.
+        strategy: ``tf.distribute`` strategy: ``default``, ``mirrored`` or ``multiworker``; ``batch_size``
+            is the global batch, split across its replicas.
     """
 
     data: DataConfig = field(default_factory=DataConfig)
@@ -175,6 +178,7 @@ class RunConfig:
     diagnostics: tuple[str, ...] = DIAGNOSTICS
     diagnostics_every: int = 32
     micro_batches: int = 4
+    strategy: str = "default"
 
     def __post_init__(self) -> None:
         _positive_int("batch_size", self.batch_size)
@@ -189,6 +193,7 @@ class RunConfig:
         _positive_int("diagnostics_every", self.diagnostics_every)
         _positive_int("micro_batches", self.micro_batches)
         _check(self.micro_batches >= 2, "micro_batches", "must be at least 2", self.micro_batches)
+        _choice("strategy", self.strategy, STRATEGIES)
 
     @property
     def learning_rate(self) -> float:
@@ -336,6 +341,61 @@ class SweepConfig:
 
     def runs(self) -> list[RunConfig]:
         return [self.run.with_batch_size(b) for b in self.batch_sizes]
+
+
+TUNERS = ("random", "bayesian", "hyperband")
+OBJECTIVES = ("val_accuracy", "seconds_to_target")
+
+
+@dataclass(frozen=True)
+class TuneConfig:
+    """A KerasTuner search in which the batch size and the learning rate are hyperparameters.
+
+    Attributes:
+        run: the settings shared by every trial (its ``batch_size`` and ``optim.learning_rate`` are
+            what the search varies).
+        tuner: ``random``, ``bayesian`` or ``hyperband``.
+        max_trials: trials to run (for ``hyperband``: the cap on its brackets' trials).
+        batch_sizes: the batch-size choices (global batch sizes).
+        lr_range: ``(low, high)`` of the learning rate, searched on a log scale.
+        objective: ``val_accuracy`` (maximise the best validation accuracy) or ``seconds_to_target``
+            (minimise the time to ``run.target``; a trial that never gets there scores worse than any
+            that does).
+        overwrite: start the search over instead of continuing it.
+    """
+
+    run: RunConfig = field(default_factory=RunConfig)
+    tuner: str = "random"
+    max_trials: int = 10
+    batch_sizes: tuple[int, ...] = DEFAULT_BATCH_SIZES
+    lr_range: tuple[float, float] = (1e-3, 1.0)
+    objective: str = "val_accuracy"
+    overwrite: bool = False
+
+    def __post_init__(self) -> None:
+        _choice("tuner", self.tuner, TUNERS)
+        _positive_int("max_trials", self.max_trials)
+        sizes = _int_tuple("batch_sizes", self.batch_sizes)
+        _check(len(set(sizes)) == len(sizes), "batch_sizes", "must not repeat a size", self.batch_sizes)
+        object.__setattr__(self, "batch_sizes", tuple(sorted(sizes)))
+        low_high = tuple(self.lr_range) if isinstance(self.lr_range, (list, tuple)) else ()
+        ok = len(low_high) == 2 and all(isinstance(v, (int, float)) and v > 0 for v in low_high)
+        _check(ok and low_high[0] < low_high[1], "lr_range", "must be two rates low,high with 0 < low < high",
+               self.lr_range)
+        object.__setattr__(self, "lr_range", tuple(float(v) for v in low_high))
+        _choice("objective", self.objective, OBJECTIVES)
+        _check(self.objective != "seconds_to_target" or self.run.target is not None, "objective",
+               "seconds_to_target needs a --target", self.objective)
+
+
+def parse_float_pair(name: str, text: str) -> tuple[float, float]:
+    """Parse ``"1e-3,1"`` into ``(0.001, 1.0)``."""
+    try:
+        values = tuple(float(p) for p in str(text).split(","))
+    except ValueError:
+        raise ConfigError(f"{name} must be two numbers low,high, got {text!r}") from None
+    _check(len(values) == 2, name, "must be two numbers low,high", text)
+    return values
 
 
 @dataclass(frozen=True)

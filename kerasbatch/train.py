@@ -23,7 +23,7 @@ import numpy as np
 import tensorflow as tf
 from tensorflow.python.framework import config as tf_config
 
-from kerasbatch import __version__, data, precision
+from kerasbatch import __version__, data, distribute, precision
 from kerasbatch.callbacks import (GradientNoise, HistoryFile, LearningRateLog, StopOnNonFinite, TensorBoardScalars,
                                   Throughput, TimeToTarget, WeightDistance)
 from kerasbatch.config import RunConfig
@@ -69,13 +69,15 @@ def validate(config: RunConfig) -> data.Dataset:
     """
     dataset = data.load(config.data)
     data.check_batch_size(dataset, config.batch_size)
+    distribute.check_batch(config.strategy, config.batch_size)
     with run_scope(precision.resolve(config.precision), config.seed):
         build_model(config.model.name, dataset.input_shape, dataset.num_classes,
                     widths=config.model.widths, dropout=config.model.dropout)
     return dataset
 
 
-def run(config: RunConfig, store: Store, run_id: str | None = None, *, verbose: int = 2) -> RunResult:
+def run(config: RunConfig, store: Store, run_id: str | None = None, *, verbose: int = 2,
+        model: keras.Model | None = None, extra: dict[str, Any] | None = None) -> RunResult:
     """Train one run into ``store`` (or return it as stored, when it already finished).
 
     Args:
@@ -83,6 +85,9 @@ def run(config: RunConfig, store: Store, run_id: str | None = None, *, verbose: 
         store: where the run folder goes.
         run_id: the run's folder name; by default ``bs<batch_size>``.
         verbose: Keras's ``fit`` verbosity (0 silent, 2 one line per epoch).
+        model: a model already built and compiled for ``config`` (by :func:`compile_model`, as a
+            KerasTuner hypermodel does); by default one is built here.
+        extra: more fields for the summary (a tuner trial's id and hyperparameters).
     """
     run_id = run_id or run_id_for(config)
     identity = config.identity()
@@ -91,21 +96,25 @@ def run(config: RunConfig, store: Store, run_id: str | None = None, *, verbose: 
     dataset = validate(config)
     policy = precision.resolve(config.precision)
     precision.warn(policy, config.batch_size, on_gpu=bool(tf.config.list_physical_devices("GPU")))
-    with run_scope(policy, config.seed):
-        model = _compile(config, dataset)
+    with run_scope(policy, config.seed, fresh=model is None):
+        model = model or compile_model(config, dataset)
         folder = store.begin_run(run_id, config.to_dict(), identity)
         summary, history = _train(config, dataset, model, folder, verbose)
-        summary.update(run_id=run_id, precision=policy)
+        summary.update(run_id=run_id, precision=policy, **(extra or {}))
         store.finish_run(run_id, summary)
     return RunResult(run_id, folder, summary, history, model=model)
 
 
 @contextmanager
-def run_scope(policy: str, seed: int) -> Iterator[None]:
-    """Borrow the global state a run needs (policy, seeds, op determinism) and give it back after."""
+def run_scope(policy: str, seed: int, fresh: bool = True) -> Iterator[None]:
+    """Borrow the global state a run needs (policy, seeds, op determinism) and give it back after.
+
+    ``fresh=False`` keeps Keras's session: for a model that was built before the scope opened.
+    """
     was_deterministic = tf_config.is_op_determinism_enabled()
     python_state, numpy_state = random.getstate(), np.random.get_state()
-    keras.backend.clear_session()
+    if fresh:
+        keras.backend.clear_session()
     keras.utils.set_random_seed(seed)
     tf_config.enable_op_determinism()
     try:
@@ -116,18 +125,22 @@ def run_scope(policy: str, seed: int) -> Iterator[None]:
             tf_config.disable_op_determinism()
         random.setstate(python_state)
         np.random.set_state(numpy_state)
-        # Keras keeps per-session state (layer names, graphs); without this, memory grows per run.
-        keras.backend.clear_session()
-        gc.collect()
+        if fresh:
+            # Keras keeps per-session state (layer names, graphs); without this, memory grows per run.
+            keras.backend.clear_session()
+            gc.collect()
 
 
-def _compile(config: RunConfig, dataset: data.Dataset) -> keras.Model:
-    model = build_model(config.model.name, dataset.input_shape, dataset.num_classes,
-                        widths=config.model.widths, dropout=config.model.dropout)
-    steps_per_epoch = dataset.n_train // config.batch_size
-    schedule = make_schedule(config.optim, config.batch_size, steps_per_epoch, config.epochs)
-    model.compile(optimizer=make_optimizer(config.optim, schedule),
-                  loss=keras.losses.SparseCategoricalCrossentropy(), metrics=["accuracy"])
+def compile_model(config: RunConfig, dataset: data.Dataset) -> keras.Model:
+    """The run's model, built under the active precision policy inside the run's strategy, and compiled
+    with its optimizer and learning-rate schedule."""
+    with distribute.get_strategy(config.strategy).scope():
+        model = build_model(config.model.name, dataset.input_shape, dataset.num_classes,
+                            widths=config.model.widths, dropout=config.model.dropout)
+        steps_per_epoch = dataset.n_train // config.batch_size
+        schedule = make_schedule(config.optim, config.batch_size, steps_per_epoch, config.epochs)
+        model.compile(optimizer=make_optimizer(config.optim, schedule),
+                      loss=keras.losses.SparseCategoricalCrossentropy(), metrics=["accuracy"])
     return model
 
 
@@ -228,6 +241,8 @@ def _summarize(config, callbacks, history, status, error, train_seconds) -> dict
         "optimizer": config.optim.optimizer,
         "precision": config.precision,
         "precision_requested": config.precision,
+        "strategy": config.strategy,
+        "replicas": distribute.get_strategy(config.strategy).num_replicas_in_sync,
         "dataset": config.data.dataset,
         "model": config.model.name,
         "seed": config.seed,

@@ -28,11 +28,12 @@ def assert_usage_error(code, err, text):
 
 
 def test_help_does_not_import_tensorflow():
-    probe = ("import sys; from kerasbatch.cli import run; codes = [run(['--help']), run(['train', '--help']), "
-             "run(['sweep', '--help']), run(['compare', '--help'])]; "
-             "print(codes, [m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras')])")
+    commands = ["train", "sweep", "tune", "compare", "export", "plot", "report"]
+    probe = ("import sys; from kerasbatch.cli import run; "
+             f"codes = [run(['--help'])] + [run([c, '--help']) for c in {commands!r}]; "
+             "print(codes, [m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras', 'keras_tuner')])")
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
-    assert result.stdout.strip().splitlines()[-1] == "[0, 0, 0, 0] []"
+    assert result.stdout.strip().splitlines()[-1] == f"{[0] * (len(commands) + 1)} []"
 
 
 def test_train_help_lists_datasets_and_models(capsys):

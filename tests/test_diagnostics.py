@@ -53,7 +53,7 @@ def _fitted(config, callbacks):
     """A model trained one epoch from the config's seed, with extra callbacks."""
     dataset = data.load(config.data)
     with train.run_scope("float32", config.seed):
-        model = train._compile(config, dataset)
+        model = train.compile_model(config, dataset)
         stream = data.pipeline(dataset.x_train, dataset.y_train, config.batch_size, training=True, seed=config.seed)
         model.fit(stream, epochs=1, verbose=0, shuffle=False, callbacks=callbacks(config, dataset))
         return [v.numpy() for v in model.weights]
