@@ -106,6 +106,8 @@ def test_sweep_progress_lines(capsys, tmp_path):
     code, _, err = call(capsys, "sweep", *argv, "--batch-sizes", "16,32", "--out", str(tmp_path), "--study", "p")
     assert code == 0
     assert "[1/2] batch 16 ok, val_accuracy" in err and "[2/2] batch 32 ok" in err
+    _, out, err = call(capsys, "sweep", *argv, "--batch-sizes", "64", "--out", str(tmp_path), "--study", "p2")
+    assert re.search(r"^\d+/\d+ - .* - val_accuracy: ", out, re.M)  # Keras's own per-epoch line
 
 
 def test_compare_formats_and_rerun_leaves_table_identical(capsys, digits_sweep):
@@ -139,3 +141,15 @@ def test_compare_columns_sort_and_output_file(capsys, digits_sweep, tmp_path):
     assert code == 0 and out == ""
     assert target.read_text().splitlines()[0] == "batch_size,learning_rate"
     assert_usage_error(*call(capsys, "compare", str(store.study_dir), "--columns", "nope")[::2], "unknown column")
+
+
+def test_plot_and_report_commands(capsys, tmp_path):
+    from tests.study_factory import make_study
+
+    study = make_study(tmp_path)
+    code, out, _ = call(capsys, "plot", str(study), "--output", str(tmp_path / "figs"))
+    assert code == 0 and (tmp_path / "figs" / "val_accuracy_vs_batch.png").stat().st_size > 0
+    assert len(out.split()) == len(list((tmp_path / "figs").iterdir()))
+    code, out, _ = call(capsys, "report", str(study), "--output", str(tmp_path / "r.html"))
+    assert code == 0 and "<table" in (tmp_path / "r.html").read_text()
+    assert_usage_error(*call(capsys, "report", str(tmp_path / "nothing"))[::2], "no study")

@@ -145,3 +145,23 @@ def test_sweep_runs_share_every_setting_but_the_batch_size(digits_sweep):
     assert [c.pop("batch_size") for c in configs] == [32, 256]
     assert configs[0] == configs[1]
     assert [r.run_id for r in results] == ["bs32", "bs256"]
+
+
+def test_stop_at_target_ends_the_run_at_the_first_epoch_that_reaches_it(tmp_path):
+    result = train.run(dots_run(epochs=8, target=0.6, stop_at_target=True, diagnostics=()), Store(tmp_path, "t"),
+                       verbose=0)
+    history = pd.read_csv(result.path / "history.csv")
+    assert result.summary["epochs_to_target"] == len(history) < 8
+    assert history["val_accuracy"].iloc[-1] >= 0.6
+    assert (history["val_accuracy"].iloc[:-1] < 0.6).all()
+
+
+def test_runs_in_one_process_leave_no_models_or_keras_state_behind(tmp_path):
+    import gc
+
+    results = sweep(SweepConfig(run=dots_run(epochs=1, diagnostics=("gns", "weight_distance")),
+                                batch_sizes=(16, 32, 64)), Store(tmp_path, "m"), verbose=0)
+    assert all(r.ok and r.model is None for r in results)
+    gc.collect()
+    assert [o for o in gc.get_objects() if isinstance(o, keras.Model)] == []
+    assert keras.layers.Dense(1).name == "dense"  # Keras's session (and its name counters) was cleared
