@@ -15,9 +15,10 @@ from typing import Any, Callable
 
 import click
 
+from kerasbatch import checks
 from kerasbatch import config as cfg
 from kerasbatch.data import DATASET_NAMES
-from kerasbatch.errors import KerasbatchError
+from kerasbatch.errors import ConfigError, KerasbatchError
 from kerasbatch.models import MODEL_NAMES
 
 _DEFAULTS = cfg.flat_defaults()
@@ -95,10 +96,10 @@ def _settings(params: dict[str, Any], allowed: set[str]) -> dict[str, Any]:
     path = params.pop("config_file", None)
     merged = {k: v for k, v in params.items() if v is not None}
     if path is not None:
-        from_file = cfg.load_yaml(path)
+        from_file = checks.load_yaml(path)
         unknown = sorted(set(from_file) - allowed)
         if unknown:
-            raise cfg.ConfigError(f"unknown setting {unknown[0]!r} in {path}")
+            raise ConfigError(f"unknown setting {unknown[0]!r} in {path}")
         merged = {**from_file, **merged}
     return merged
 
@@ -165,7 +166,7 @@ def sweep(**params: Any) -> int:
     """Train one run per batch size, all else equal, and print the comparison table."""
     settings = _settings(params, set(params) - {"config_file"})
     sizes = settings.pop("batch_sizes", None)
-    sizes = cfg.parse_int_list("batch_sizes", sizes) if isinstance(sizes, (str, int)) else sizes
+    sizes = checks.parse_int_list("batch_sizes", sizes) if isinstance(sizes, (str, int)) else sizes
     run = _run_config(settings)
     config = cfg.SweepConfig(run=run, batch_sizes=sizes or cfg.DEFAULT_BATCH_SIZES)
     store = _store(settings, run)
@@ -202,9 +203,9 @@ def tune(**params: Any) -> int:
               if k in settings}
     settings.setdefault("lr_scaling", "none")
     if isinstance(search.get("batch_sizes"), (str, int)):
-        search["batch_sizes"] = cfg.parse_int_list("batch_sizes", search["batch_sizes"])
+        search["batch_sizes"] = checks.parse_int_list("batch_sizes", search["batch_sizes"])
     if isinstance(search.get("lr_range"), str):
-        search["lr_range"] = cfg.parse_float_pair("lr_range", search["lr_range"])
+        search["lr_range"] = checks.parse_float_pair("lr_range", search["lr_range"])
     run = _run_config(settings)
     config = cfg.TuneConfig(run=run, **search)
     store = _store(settings, run, suffix="-tune")

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Mapping
 
+from kerasbatch.checks import check, choice, int_tuple, number, plain, positive_int
 from kerasbatch.errors import ConfigError
 
 PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
@@ -25,27 +26,6 @@ SCHEDULES = ("constant", "step", "cosine")
 DIAGNOSTICS = ("gns", "grad_norm", "weight_distance", "step_time", "loss_scale")
 DEFAULT_BATCH_SIZES = (32, 64, 128, 256, 512, 1024)
 STRATEGIES = ("default", "mirrored", "multiworker")
-
-
-def _check(condition: bool, name: str, message: str, value: Any) -> None:
-    if not condition:
-        raise ConfigError(f"{name} {message}, got {value!r}")
-
-
-def _positive_int(name: str, value: Any) -> None:
-    ok = isinstance(value, int) and not isinstance(value, bool) and value > 0
-    _check(ok, name, "must be a positive integer", value)
-
-
-def _number(name: str, value: Any, low: float, high: float, *, open_low: bool = False) -> None:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    ok = ok and (value > low if open_low else value >= low) and value <= high
-    bounds = f"{'(' if open_low else '['}{low:g}, {high:g}]"
-    _check(ok, name, f"must be a number in {bounds}", value)
-
-
-def _choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
-    _check(value in choices, name, f"must be one of {', '.join(choices)}", value)
 
 
 @dataclass(frozen=True)
@@ -76,12 +56,12 @@ class DataConfig:
     download: bool = field(default=False, metadata={"identity": False})
 
     def __post_init__(self) -> None:
-        _check(isinstance(self.dataset, str) and self.dataset != "", "dataset", "must be a name", self.dataset)
-        _number("val_fraction", self.val_fraction, 0.0, 0.5, open_low=True)
-        _positive_int("dots_samples", self.dots_samples)
-        _number("dots_noise", self.dots_noise, 0.0, 10.0)
+        check(isinstance(self.dataset, str) and self.dataset != "", "dataset", "must be a name", self.dataset)
+        number("val_fraction", self.val_fraction, 0.0, 0.5, open_low=True)
+        positive_int("dots_samples", self.dots_samples)
+        number("dots_noise", self.dots_noise, 0.0, 10.0)
         ok = isinstance(self.data_seed, int) and not isinstance(self.data_seed, bool) and self.data_seed >= 0
-        _check(ok, "data_seed", "must be a non-negative integer", self.data_seed)
+        check(ok, "data_seed", "must be a non-negative integer", self.data_seed)
 
 
 @dataclass(frozen=True)
@@ -99,9 +79,9 @@ class ModelConfig:
     dropout: float = 0.0
 
     def __post_init__(self) -> None:
-        _check(isinstance(self.name, str) and self.name != "", "model", "must be a name", self.name)
-        object.__setattr__(self, "widths", _int_tuple("widths", self.widths))
-        _number("dropout", self.dropout, 0.0, 0.95)
+        check(isinstance(self.name, str) and self.name != "", "model", "must be a name", self.name)
+        object.__setattr__(self, "widths", int_tuple("widths", self.widths))
+        number("dropout", self.dropout, 0.0, 0.95)
 
 
 @dataclass(frozen=True)
@@ -132,14 +112,14 @@ class OptimConfig:
     schedule: str = "constant"
 
     def __post_init__(self) -> None:
-        _choice("optimizer", self.optimizer, OPTIMIZERS)
-        _number("learning_rate", self.learning_rate, 0.0, math.inf, open_low=True)
-        _number("momentum", self.momentum, 0.0, 0.999)
-        _number("weight_decay", self.weight_decay, 0.0, 1.0)
-        _choice("lr_scaling", self.lr_scaling, LR_SCALINGS)
-        _positive_int("base_batch", self.base_batch)
-        _number("warmup_epochs", self.warmup_epochs, 0.0, 1e4)
-        _choice("schedule", self.schedule, SCHEDULES)
+        choice("optimizer", self.optimizer, OPTIMIZERS)
+        number("learning_rate", self.learning_rate, 0.0, math.inf, open_low=True)
+        number("momentum", self.momentum, 0.0, 0.999)
+        number("weight_decay", self.weight_decay, 0.0, 1.0)
+        choice("lr_scaling", self.lr_scaling, LR_SCALINGS)
+        positive_int("base_batch", self.base_batch)
+        number("warmup_epochs", self.warmup_epochs, 0.0, 1e4)
+        choice("schedule", self.schedule, SCHEDULES)
 
     def scaled_learning_rate(self, batch_size: int) -> float:
         """The peak rate for ``batch_size`` under this config's scaling rule."""
@@ -181,19 +161,19 @@ class RunConfig:
     strategy: str = "default"
 
     def __post_init__(self) -> None:
-        _positive_int("batch_size", self.batch_size)
-        _positive_int("epochs", self.epochs)
-        _choice("precision", self.precision, PRECISIONS)
+        positive_int("batch_size", self.batch_size)
+        positive_int("epochs", self.epochs)
+        choice("precision", self.precision, PRECISIONS)
         ok = isinstance(self.seed, int) and not isinstance(self.seed, bool) and self.seed >= 0
-        _check(ok, "seed", "must be a non-negative integer", self.seed)
+        check(ok, "seed", "must be a non-negative integer", self.seed)
         if self.target is not None:
-            _number("target", self.target, 0.0, 1.0, open_low=True)
-        _check(not self.stop_at_target or self.target is not None, "stop_at_target", "needs a target", True)
+            number("target", self.target, 0.0, 1.0, open_low=True)
+        check(not self.stop_at_target or self.target is not None, "stop_at_target", "needs a target", True)
         object.__setattr__(self, "diagnostics", parse_diagnostics(self.diagnostics))
-        _positive_int("diagnostics_every", self.diagnostics_every)
-        _positive_int("micro_batches", self.micro_batches)
-        _check(self.micro_batches >= 2, "micro_batches", "must be at least 2", self.micro_batches)
-        _choice("strategy", self.strategy, STRATEGIES)
+        positive_int("diagnostics_every", self.diagnostics_every)
+        positive_int("micro_batches", self.micro_batches)
+        check(self.micro_batches >= 2, "micro_batches", "must be at least 2", self.micro_batches)
+        choice("strategy", self.strategy, STRATEGIES)
 
     @property
     def learning_rate(self) -> float:
@@ -204,7 +184,7 @@ class RunConfig:
         return dataclasses.replace(self, batch_size=batch_size)
 
     def to_dict(self) -> dict[str, Any]:
-        return _plain(dataclasses.asdict(self))
+        return plain(dataclasses.asdict(self))
 
     def identity(self) -> dict[str, Any]:
         """The settings that make two runs the same run (data location left out)."""
@@ -289,25 +269,6 @@ def _coerce(f: dataclasses.Field, value: Any) -> Any:
     return value
 
 
-def _int_tuple(name: str, value: Any) -> tuple[int, ...]:
-    """Accept ``(32, 64)``, ``[32, 64]`` or ``"32,64"``; every item a positive integer."""
-    items = parse_int_list(name, value) if isinstance(value, str) else value
-    _check(isinstance(items, (tuple, list)) and len(items) > 0, name, "must be a non-empty list", value)
-    for item in items:
-        _positive_int(name, item)
-    return tuple(items)
-
-
-def parse_int_list(name: str, text: str) -> tuple[int, ...]:
-    """Parse ``"32,64,128"`` into ``(32, 64, 128)``; anything else is a :class:`ConfigError`."""
-    parts = [p.strip() for p in str(text).split(",") if p.strip()]
-    try:
-        values = tuple(int(p) for p in parts)
-    except ValueError:
-        raise ConfigError(f"{name} must be a comma-separated list of integers, got {text!r}") from None
-    return _int_tuple(name, values) if values else _int_tuple(name, ())
-
-
 def parse_diagnostics(value: Any) -> tuple[str, ...]:
     """``"all"``, ``"none"``, ``"gns,grad_norm"`` or a list → a tuple of known diagnostic names."""
     if isinstance(value, str):
@@ -318,7 +279,7 @@ def parse_diagnostics(value: Any) -> tuple[str, ...]:
         value = [v.strip() for v in value.split(",") if v.strip()]
     names = tuple(value)
     for name in names:
-        _choice("diagnostics", name, DIAGNOSTICS)
+        choice("diagnostics", name, DIAGNOSTICS)
     return tuple(dict.fromkeys(names))
 
 
@@ -335,8 +296,8 @@ class SweepConfig:
     batch_sizes: tuple[int, ...] = DEFAULT_BATCH_SIZES
 
     def __post_init__(self) -> None:
-        sizes = _int_tuple("batch_sizes", self.batch_sizes)
-        _check(len(set(sizes)) == len(sizes), "batch_sizes", "must not repeat a size", self.batch_sizes)
+        sizes = int_tuple("batch_sizes", self.batch_sizes)
+        check(len(set(sizes)) == len(sizes), "batch_sizes", "must not repeat a size", self.batch_sizes)
         object.__setattr__(self, "batch_sizes", tuple(sorted(sizes)))
 
     def runs(self) -> list[RunConfig]:
@@ -373,29 +334,19 @@ class TuneConfig:
     overwrite: bool = False
 
     def __post_init__(self) -> None:
-        _choice("tuner", self.tuner, TUNERS)
-        _positive_int("max_trials", self.max_trials)
-        sizes = _int_tuple("batch_sizes", self.batch_sizes)
-        _check(len(set(sizes)) == len(sizes), "batch_sizes", "must not repeat a size", self.batch_sizes)
+        choice("tuner", self.tuner, TUNERS)
+        positive_int("max_trials", self.max_trials)
+        sizes = int_tuple("batch_sizes", self.batch_sizes)
+        check(len(set(sizes)) == len(sizes), "batch_sizes", "must not repeat a size", self.batch_sizes)
         object.__setattr__(self, "batch_sizes", tuple(sorted(sizes)))
         low_high = tuple(self.lr_range) if isinstance(self.lr_range, (list, tuple)) else ()
         ok = len(low_high) == 2 and all(isinstance(v, (int, float)) and v > 0 for v in low_high)
-        _check(ok and low_high[0] < low_high[1], "lr_range", "must be two rates low,high with 0 < low < high",
+        check(ok and low_high[0] < low_high[1], "lr_range", "must be two rates low,high with 0 < low < high",
                self.lr_range)
         object.__setattr__(self, "lr_range", tuple(float(v) for v in low_high))
-        _choice("objective", self.objective, OBJECTIVES)
-        _check(self.objective != "seconds_to_target" or self.run.target is not None, "objective",
+        choice("objective", self.objective, OBJECTIVES)
+        check(self.objective != "seconds_to_target" or self.run.target is not None, "objective",
                "seconds_to_target needs a --target", self.objective)
-
-
-def parse_float_pair(name: str, text: str) -> tuple[float, float]:
-    """Parse ``"1e-3,1"`` into ``(0.001, 1.0)``."""
-    try:
-        values = tuple(float(p) for p in str(text).split(","))
-    except ValueError:
-        raise ConfigError(f"{name} must be two numbers low,high, got {text!r}") from None
-    _check(len(values) == 2, name, "must be two numbers low,high", text)
-    return values
 
 
 @dataclass(frozen=True)
@@ -408,41 +359,8 @@ class StoreConfig:
     def __post_init__(self) -> None:
         object.__setattr__(self, "out", Path(self.out))
         ok = isinstance(self.study, str) and self.study not in ("", ".", "..") and "/" not in self.study
-        _check(ok, "study", "must be a plain folder name", self.study)
+        check(ok, "study", "must be a plain folder name", self.study)
 
     @property
     def study_dir(self) -> Path:
         return self.out / self.study
-
-
-def load_yaml(path: str | Path) -> dict[str, Any]:
-    """Read a YAML config file into a flat dict with underscore keys."""
-    import yaml
-
-    path = Path(path)
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise ConfigError(f"cannot read config file {str(path)!r}: {exc.strerror}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1})" if mark is not None else ""
-        raise ConfigError(f"config file {str(path)!r} is not valid YAML{where}") from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"config file {str(path)!r} must hold a mapping of setting: value")
-    return {str(k).replace("-", "_"): v for k, v in data.items()}
-
-
-def _plain(value: Any) -> Any:
-    """JSON-ready copy: tuples → lists, paths → strings."""
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, Path):
-        return str(value)
-    return value

@@ -1,7 +1,8 @@
 import pytest
 
+from kerasbatch.checks import load_yaml, parse_int_list
 from kerasbatch.config import (DataConfig, OptimConfig, RunConfig, StoreConfig, SweepConfig, flat_defaults,
-                               load_yaml, parse_diagnostics, parse_int_list)
+                               parse_diagnostics)
 from kerasbatch.errors import ConfigError
 
 
