@@ -34,8 +34,8 @@ def sweep(config: SweepConfig, store: Store, *, progress: Progress | None = None
         verbose: Keras's per-epoch progress inside each run (0 for none).
     """
     runs = config.runs()
-    for run_config in runs:
-        train.validate(run_config)
+    for index, run_config in enumerate(runs):
+        train.validate(run_config, model=index == 0)  # one model serves every batch size
         store.check_run(train.run_id_for(run_config), run_config.identity())
     store.claim_study("sweep", settings(config))
     results = []

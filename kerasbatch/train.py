@@ -62,17 +62,19 @@ def run_id_for(config: RunConfig) -> str:
     return f"bs{config.batch_size}"
 
 
-def validate(config: RunConfig) -> data.Dataset:
-    """Check what can only be checked with TensorFlow at hand (the data, the batch size, the model).
+def validate(config: RunConfig, *, model: bool = True) -> data.Dataset:
+    """Check what can only be checked with TensorFlow at hand: the data, the batch size and (with
+    ``model=True``) that the model builds for this data.
 
     Raises :class:`KerasbatchError` on a mistake; returns the loaded dataset.
     """
     dataset = data.load(config.data)
     data.check_batch_size(dataset, config.batch_size)
     distribute.check_batch(config.strategy, config.batch_size)
-    with run_scope(precision.resolve(config.precision), config.seed):
-        build_model(config.model.name, dataset.input_shape, dataset.num_classes,
-                    widths=config.model.widths, dropout=config.model.dropout)
+    if model:
+        with run_scope(precision.resolve(config.precision), config.seed):
+            build_model(config.model.name, dataset.input_shape, dataset.num_classes,
+                        widths=config.model.widths, dropout=config.model.dropout)
     return dataset
 
 
@@ -93,7 +95,8 @@ def run(config: RunConfig, store: Store, run_id: str | None = None, *, verbose: 
     identity = config.identity()
     if store.check_run(run_id, identity):
         return RunResult(run_id, store.run_dir(run_id), store.read_summary(run_id), skipped=True)
-    dataset = validate(config)
+    # The model is checked by building it below, before the run folder is made.
+    dataset = validate(config, model=False)
     policy = precision.resolve(config.precision)
     precision.warn(policy, config.batch_size, on_gpu=bool(tf.config.list_physical_devices("GPU")))
     with run_scope(policy, config.seed, fresh=model is None):
