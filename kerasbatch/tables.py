@@ -100,7 +100,9 @@ def render(frame: pd.DataFrame, fmt: str = "markdown") -> str:
     if fmt == "csv":
         return frame.to_csv(index=False)
     if fmt == "html":
-        return frame.to_html(index=False, float_format=lambda v: f"{v:.4g}", na_rep="", border=0)
+        # Nullable integer columns print <NA> whatever na_rep says, unless they become objects first.
+        cells = frame.astype(object).where(frame.notna(), None)
+        return cells.to_html(index=False, float_format=lambda v: f"{v:.4g}", na_rep="", border=0)
     if fmt == "json":
         return frame.to_json(orient="records", indent=2)
     if fmt == "latex":
