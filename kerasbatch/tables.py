@@ -20,6 +20,7 @@ FORMATS = ("markdown", "csv", "html", "json", "latex")
 LEADING_COLUMNS = (
     "run_id",
     "trial_id",
+    "tuner_id",
     "status",
     "batch_size",
     "learning_rate",
