@@ -15,47 +15,22 @@ from kerasbatch.store import Store
 
 FORMATS = ("markdown", "csv", "html", "json", "latex")
 
+# What a run costs and what it measured, in the order both tables show them.
+_COST_AND_DIAGNOSTICS = ("samples_per_second", "train_seconds", "grad_norm", "gns", "weight_distance")
+
 # The order columns appear in; anything else a summary holds (tuner hyperparameters, later
 # diagnostics) follows in the order it first appears, so no measurement is silently dropped.
 LEADING_COLUMNS = (
-    "run_id",
-    "trial_id",
-    "tuner_id",
-    "status",
-    "batch_size",
-    "learning_rate",
-    "optimizer",
-    "precision",
-    "epochs",
-    "best_val_accuracy",
-    "final_val_accuracy",
-    "test_accuracy",
-    "generalization_gap",
-    "epochs_to_target",
-    "steps_to_target",
-    "examples_to_target",
-    "seconds_to_target",
-    "samples_per_second",
-    "train_seconds",
-    "grad_norm",
-    "gns",
-    "weight_distance",
+    "run_id", "trial_id", "tuner_id", "status", "batch_size", "learning_rate", "optimizer", "precision",
+    "epochs", "best_val_accuracy", "final_val_accuracy", "test_accuracy", "generalization_gap",
+    "epochs_to_target", "steps_to_target", "examples_to_target", "seconds_to_target",
+    *_COST_AND_DIAGNOSTICS,
 )
 
-# A narrower view for the terminal, printed at the end of a sweep.
+# A narrower view for the terminal, printed at the end of a sweep or search.
 KEY_COLUMNS = (
-    "batch_size",
-    "status",
-    "learning_rate",
-    "best_val_accuracy",
-    "final_val_accuracy",
-    "epochs_to_target",
-    "seconds_to_target",
-    "samples_per_second",
-    "train_seconds",
-    "grad_norm",
-    "gns",
-    "weight_distance",
+    "batch_size", "status", "learning_rate", "best_val_accuracy", "final_val_accuracy", "epochs_to_target",
+    "seconds_to_target", *_COST_AND_DIAGNOSTICS,
 )
 
 # Nested or long-text summary fields that do not belong in a table cell.
