@@ -93,7 +93,8 @@ class OptimConfig:
         learning_rate: the base rate, the one meant for ``base_batch``.
         momentum: SGD momentum.
         nesterov: use Nesterov momentum with SGD.
-        weight_decay: weight decay (decoupled for ``adamw``).
+        weight_decay: weight decay; Keras 3 applies it to the weights directly (decoupled, as in AdamW)
+            for every optimizer, so ``adam`` with weight decay behaves like ``adamw``.
         lr_scaling: how the rate follows the batch size: ``none``, ``linear`` (Goyal et al. 2017,
             ``lr = base_lr * B / base_batch``) or ``sqrt`` (``lr = base_lr * sqrt(B / base_batch)``).
         base_batch: the batch size ``learning_rate`` is meant for.
@@ -277,6 +278,8 @@ def parse_diagnostics(value: Any) -> tuple[str, ...]:
         if value == "none":
             return ()
         value = [v.strip() for v in value.split(",") if v.strip()]
+    if not isinstance(value, (list, tuple)):
+        raise ConfigError(f"diagnostics must be all, none or a list of names, got {value!r}")
     names = tuple(value)
     for name in names:
         choice("diagnostics", name, DIAGNOSTICS)
@@ -314,7 +317,9 @@ class TuneConfig:
 
     Attributes:
         run: the settings shared by every trial (its ``batch_size`` and ``optim.learning_rate`` are
-            what the search varies).
+            what the search varies). The searched rate goes through ``run.optim.lr_scaling`` like any
+            base rate; to search the rate applied at each batch size, as ``kerasbatch tune`` does by
+            default, give ``run`` an ``OptimConfig(lr_scaling="none")``.
         tuner: ``random``, ``bayesian`` or ``hyperband``.
         max_trials: trials to run (for ``hyperband``: the cap on its brackets' trials).
         batch_sizes: the batch-size choices (global batch sizes).
@@ -340,7 +345,7 @@ class TuneConfig:
         check(len(set(sizes)) == len(sizes), "batch_sizes", "must not repeat a size", self.batch_sizes)
         object.__setattr__(self, "batch_sizes", tuple(sorted(sizes)))
         low_high = tuple(self.lr_range) if isinstance(self.lr_range, (list, tuple)) else ()
-        ok = len(low_high) == 2 and all(isinstance(v, (int, float)) and v > 0 for v in low_high)
+        ok = len(low_high) == 2 and all(isinstance(v, (int, float)) and 0 < v < math.inf for v in low_high)
         check(ok and low_high[0] < low_high[1], "lr_range", "must be two rates low,high with 0 < low < high",
                self.lr_range)
         object.__setattr__(self, "lr_range", tuple(float(v) for v in low_high))
@@ -357,6 +362,7 @@ class StoreConfig:
     study: str = "default"
 
     def __post_init__(self) -> None:
+        check(isinstance(self.out, (str, Path)) and str(self.out) != "", "out", "must be a folder path", self.out)
         object.__setattr__(self, "out", Path(self.out))
         ok = isinstance(self.study, str) and self.study not in ("", ".", "..") and "/" not in self.study
         check(ok, "study", "must be a plain folder name", self.study)

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import functools
 
+from kerasbatch.config import STRATEGIES
 from kerasbatch.errors import ConfigError
-
-STRATEGIES = ("default", "mirrored", "multiworker")
 
 
 @functools.lru_cache(maxsize=None)

@@ -6,6 +6,12 @@ is a bug and keeps its traceback.
 """
 
 
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (or its type name): enough for a one-line report."""
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
+
+
 class KerasbatchError(Exception):
     """A problem with the user's input or environment, reported without a traceback."""
 

@@ -48,13 +48,14 @@ def plot_study(study_dir: str | Path, output_dir: str | Path | None = None,
     absent are skipped. Returns the written paths, in the order of :data:`FIGURES`, then of ``formats``.
     """
     formats = _check_formats(formats)
+    figures = build_figures(study_dir)  # first: a mistyped study must not leave a plots/ folder behind
     output_dir = Path(output_dir) if output_dir is not None else Path(study_dir) / PLOTS
     try:
         output_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise KerasbatchError(f"cannot create {str(output_dir)!r}: {exc.strerror}") from None
     written = []
-    for name, fig in build_figures(study_dir).items():
+    for name, fig in figures.items():
         for fmt in formats:
             path = output_dir / f"{name}.{fmt}"
             with atomic_path(path) as tmp:

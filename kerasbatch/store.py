@@ -35,6 +35,7 @@ HISTORY = "history.csv"
 MODEL = "model.keras"
 STUDY = "study.json"
 TENSORBOARD = "tb"
+RESERVED = ("plots", "keras_tuner")  # folders a study keeps beside its runs
 
 
 def _umask() -> int:
@@ -55,13 +56,19 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     On failure the temporary file is removed and ``path`` is untouched.
     """
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}")
+    except OSError as exc:
+        raise StoreError(f"cannot write {str(path)!r}: {exc.strerror}") from None
     os.close(fd)
     tmp_path = Path(tmp)
     try:
         yield tmp_path
         os.chmod(tmp_path, _FILE_MODE)
-        os.replace(tmp_path, path)
+        try:
+            os.replace(tmp_path, path)
+        except OSError as exc:
+            raise StoreError(f"cannot write {str(path)!r}: {exc.strerror}") from None
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
@@ -116,6 +123,9 @@ class Store:
         self.study_dir = Path(out) / study
 
     def run_dir(self, run_id: str) -> Path:
+        # A run id names one folder inside the study, never a path out of it or a folder of the study's own.
+        if not run_id or run_id in (".", "..") or "/" in run_id or "\\" in run_id or run_id in RESERVED:
+            raise StoreError(f"run id must be a plain folder name other than {', '.join(RESERVED)}, got {run_id!r}")
         return self.study_dir / run_id
 
     def is_complete(self, run_id: str) -> bool:
@@ -178,6 +188,8 @@ class Store:
         """Clear any incomplete attempt and start the run folder with its ``config.json``."""
         folder = self.run_dir(run_id)
         if folder.exists():
+            if not (folder / CONFIG).is_file():
+                raise StoreError(f"{str(folder)!r} exists and is not a run folder; use another run id")
             shutil.rmtree(folder)
         self._mkdir(folder)
         write_json(folder / CONFIG, {"config": config, "identity": identity})

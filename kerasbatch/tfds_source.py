@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from kerasbatch.errors import DataError
+from kerasbatch.errors import DataError, first_line
 
 DEFAULT_SPLITS = ("train", "test")  # what to assume when the builder cannot say (not yet prepared)
 
@@ -25,7 +25,7 @@ def load_tfds(name: str, data_dir: str | None, download: bool):
         try:
             builder.download_and_prepare()
         except Exception as exc:  # network and disk failures come in many types
-            raise DataError(f"cannot download tfds:{name} into {str(builder.data_dir_root)!r}: {_first_line(exc)}") from None
+            raise DataError(f"cannot download tfds:{name} into {str(builder.data_dir_root)!r}: {first_line(exc)}") from None
     splits = set(builder.info.splits.keys()) or set(DEFAULT_SPLITS)
     if "train" not in splits:
         raise DataError(f"tfds:{name} has no 'train' split (it has {', '.join(sorted(splits))})")
@@ -53,8 +53,3 @@ def _as_numpy(tfds, name: str, split: str, data_dir: str | None, builder):
         xs.append(x)
         ys.append(y)
     return np.concatenate(xs), np.concatenate(ys).astype("int64")
-
-
-def _first_line(exc: Exception) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__

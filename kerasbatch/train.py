@@ -21,13 +21,14 @@ from typing import Any, Iterator
 import keras
 import numpy as np
 import tensorflow as tf
+from tensorflow.python.eager import context as tf_context
 from tensorflow.python.framework import config as tf_config
 
 from kerasbatch import __version__, data, distribute, precision
 from kerasbatch.callbacks import (GradientNoise, HistoryFile, LearningRateLog, StopOnNonFinite, TensorBoardScalars,
                                   Throughput, TimeToTarget, WeightDistance)
 from kerasbatch.config import RunConfig
-from kerasbatch.errors import KerasbatchError
+from kerasbatch.errors import KerasbatchError, first_line
 from kerasbatch.models import build_model
 from kerasbatch.optim import make_optimizer, make_schedule
 from kerasbatch.store import HISTORY, MODEL, TENSORBOARD, Store, atomic_path
@@ -103,7 +104,7 @@ def run(config: RunConfig, store: Store, run_id: str | None = None, *, verbose: 
         model = model or compile_model(config, dataset)
         folder = store.begin_run(run_id, config.to_dict(), identity)
         summary, history = _train(config, dataset, model, folder, verbose)
-        summary.update(run_id=run_id, precision=policy, **(extra or {}))
+        summary.update(run_id=run_id, **(extra or {}))
         store.finish_run(run_id, summary)
     return RunResult(run_id, folder, summary, history, model=model)
 
@@ -116,13 +117,14 @@ def run_scope(policy: str, seed: int, fresh: bool = True) -> Iterator[None]:
     """
     was_deterministic = tf_config.is_op_determinism_enabled()
     python_state, numpy_state = random.getstate(), np.random.get_state()
+    tf_seed, previous_policy = tf_context.global_seed(), keras.mixed_precision.global_policy()
     if fresh:
         keras.backend.clear_session()
     keras.utils.set_random_seed(seed)
     tf_config.enable_op_determinism()
+    keras.mixed_precision.set_global_policy(policy)
     try:
-        with precision.policy_scope(policy):
-            yield
+        yield
     finally:
         if not was_deterministic:
             tf_config.disable_op_determinism()
@@ -132,6 +134,9 @@ def run_scope(policy: str, seed: int, fresh: bool = True) -> Iterator[None]:
             # Keras keeps per-session state (layer names, graphs); without this, memory grows per run.
             keras.backend.clear_session()
             gc.collect()
+        # After clear_session, which resets both.
+        tf.random.set_seed(tf_seed)
+        keras.mixed_precision.set_global_policy(previous_policy)
 
 
 def compile_model(config: RunConfig, dataset: data.Dataset) -> keras.Model:
@@ -195,11 +200,14 @@ def _train(config: RunConfig, dataset: data.Dataset, model: keras.Model, folder:
         model.fit(train_ds, validation_data=val_ds, epochs=config.epochs, shuffle=False,
                   callbacks=list(callbacks.values()), verbose=verbose)
     except tf.errors.ResourceExhaustedError as exc:
-        status, error = "oom", _first_line(exc)
+        status, error = "oom", first_line(exc)
     except KerasbatchError:
         raise
     except Exception as exc:  # recorded on the run, so that a sweep can go on
-        status, error, trace = "error", f"{type(exc).__name__}: {_first_line(exc)}", traceback.format_exc()
+        status, error, trace = "error", f"{type(exc).__name__}: {first_line(exc)}", traceback.format_exc()
+    finally:
+        if "tensorboard" in callbacks:
+            callbacks["tensorboard"].close()  # on_train_end is skipped when fit raises
     train_seconds = time.perf_counter() - started
     if status == "ok" and callbacks["divergence"].diverged_at_step is not None:
         status = "diverged"
@@ -242,7 +250,7 @@ def _summarize(config, callbacks, history, status, error, train_seconds) -> dict
         "base_learning_rate": config.optim.learning_rate,
         "lr_scaling": config.optim.lr_scaling,
         "optimizer": config.optim.optimizer,
-        "precision": config.precision,
+        "precision": precision.resolve(config.precision),
         "precision_requested": config.precision,
         "strategy": config.strategy,
         "replicas": distribute.get_strategy(config.strategy).num_replicas_in_sync,
@@ -285,8 +293,3 @@ def _diagnostic_summary(history: list[dict[str, float]]) -> dict[str, float]:
 def versions() -> dict[str, str]:
     return {"kerasbatch_version": __version__, "tensorflow_version": tf.__version__,
             "keras_version": keras.__version__}
-
-
-def _first_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return lines[0] if lines else type(exc).__name__

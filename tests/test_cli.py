@@ -55,9 +55,13 @@ def test_train_help_lists_datasets_and_models(capsys):
     (["sweep", "--dataset", "dots", "--dots-samples", "100", "--batch-sizes", "32,4096"], "larger than the"),
     (["sweep", "--batch-sizes", "32,0"], "batch_sizes must be a positive integer"),
     (["compare", "/nonexistent/study"], "no study at"),
+    (["train", *FAST, "--run-id", ".."], "run id must be a plain folder name"),
+    (["tune", *FAST, "--lr-range", "1e-3,inf"], "lr_range"),
+    (["tune", *FAST, "--lr-range", "1,0.1"], "lr_range"),
+    (["plot", "/nonexistent/study"], "no study at"),
 ])
 def test_usage_errors_are_one_line_and_exit_2(capsys, tmp_path, argv, text):
-    code, _, err = call(capsys, *argv, *([] if argv[0] == "compare" else ["--out", str(tmp_path)]))
+    code, _, err = call(capsys, *argv, *([] if argv[0] in ("compare", "plot") else ["--out", str(tmp_path)]))
     assert_usage_error(code, err, text)
     assert list(tmp_path.iterdir()) == []
 
@@ -69,6 +73,21 @@ def test_yaml_errors(capsys, tmp_path):
     unknown = tmp_path / "unknown.yaml"
     unknown.write_text("dataset: dots\nbatchsize: 3\n")
     assert_usage_error(*call(capsys, "train", "--config", str(unknown))[::2], "unknown setting 'batchsize'")
+
+
+@pytest.mark.parametrize("text, message", [("diagnostics: 5\n", "diagnostics must be"), ("out: 5\n", "out must be"),
+                                           ("widths: 7.5\n", "widths")])
+def test_wrongly_typed_yaml_values_are_one_line_errors(capsys, tmp_path, text, message):
+    path = tmp_path / "c.yaml"
+    path.write_text(text)
+    assert_usage_error(*call(capsys, "train", "--config", str(path))[::2], message)
+
+
+def test_output_files_that_cannot_be_written(capsys, digits_sweep, tmp_path):
+    store, _ = digits_sweep
+    assert_usage_error(*call(capsys, "compare", str(store.study_dir), "--output", str(tmp_path / "no" / "t.md"))[::2],
+                       "cannot write")
+    assert_usage_error(*call(capsys, "report", str(store.study_dir), "--output", str(tmp_path))[::2], "cannot write")
 
 
 def test_unwritable_output_dir(capsys, tmp_path):

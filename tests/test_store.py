@@ -59,3 +59,27 @@ def test_check_writable_rejects_a_file_in_the_path(tmp_path):
         check_writable(blocker / "runs" / "study")
     check_writable(tmp_path / "new" / "deeper")
     assert not (tmp_path / "new").exists()
+
+
+@pytest.mark.parametrize("run_id", ["..", ".", "", "a/b", "/tmp/x", "plots", "keras_tuner"])
+def test_run_ids_stay_inside_the_study(tmp_path, run_id):
+    (tmp_path / "keep.txt").write_text("x")
+    with pytest.raises(StoreError, match="run id"):
+        Store(tmp_path, "s").begin_run(run_id, {}, {})
+    assert (tmp_path / "keep.txt").exists()
+
+
+def test_a_folder_that_is_not_a_run_is_never_cleared(tmp_path):
+    (tmp_path / "s" / "bs32").mkdir(parents=True)
+    (tmp_path / "s" / "bs32" / "notes.txt").write_text("mine")
+    with pytest.raises(StoreError, match="not a run folder"):
+        Store(tmp_path, "s").begin_run("bs32", {}, {})
+    assert (tmp_path / "s" / "bs32" / "notes.txt").exists()
+
+
+def test_unwritable_targets_are_store_errors(tmp_path):
+    with pytest.raises(StoreError, match="cannot write"):
+        write_json(tmp_path / "missing" / "x.json", {})
+    (tmp_path / "folder").mkdir()
+    with pytest.raises(StoreError, match="cannot write"):
+        write_json(tmp_path / "folder", {})

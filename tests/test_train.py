@@ -169,3 +169,17 @@ def test_runs_in_one_process_leave_no_models_or_keras_state_behind(tmp_path):
     assert all(r.ok and r.model is None for r in results)
     assert live_models() - before == set()
     assert keras.layers.Dense(1).name == "dense"  # Keras's session (and its name counters) was cleared
+
+
+def test_a_run_gives_back_the_callers_policy_and_seed(tmp_path):
+    from tensorflow.python.eager import context
+
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    tf.random.set_seed(123)
+    try:
+        train.run(dots_run(epochs=1, diagnostics=()), Store(tmp_path, "p"), verbose=0)
+        assert keras.mixed_precision.global_policy().name == "mixed_bfloat16"
+        assert context.global_seed() == 123
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+        tf.random.set_seed(None)

@@ -39,8 +39,13 @@ class TensorBoardScalars(keras.callbacks.Callback):
             self._writer(split).add_event(event_pb2.Event(wall_time=now, step=epoch, summary=summary))
 
     def on_train_end(self, logs=None):
+        self.close()
+
+    def close(self) -> None:
+        """Write what is buffered and let the writers' files and threads go."""
         for writer in self._writers.values():
-            writer.flush()
+            writer.close()
+        self._writers = {}
 
     def _writer(self, split: str):
         from tensorboard.summary.writer.event_file_writer import EventFileWriter

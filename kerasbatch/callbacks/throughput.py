@@ -28,7 +28,7 @@ class Throughput(keras.callbacks.Callback):
         >>> meter.samples_per_second  # doctest: +SKIP
     """
 
-    def __init__(self, batch_size: int, skip_steps: int = 2, step_times: bool = True):
+    def __init__(self, batch_size: int, skip_steps: int = 1, step_times: bool = True):
         super().__init__()
         self.batch_size = batch_size
         self.skip_steps = skip_steps
