@@ -149,10 +149,9 @@ def train(**params: Any) -> int:
     run = _run_config({k: v for k, v in settings.items() if k != "run_id"})
     store = _store(settings, run)
     from kerasbatch import train as train_api
-    from kerasbatch.sweep import describe
 
     result = train_api.run(run, store, settings.get("run_id"), verbose=0 if settings.get("quiet") else 2)
-    click.echo(describe(result), err=True)
+    click.echo(train_api.describe(result), err=True)
     _print_table(store.study_dir, run_ids=[result.run_id])
     return 0 if result.ok else 1
 

@@ -309,6 +309,9 @@ class SweepConfig:
 
 TUNERS = ("random", "bayesian", "hyperband")
 OBJECTIVES = ("val_accuracy", "seconds_to_target")
+# Which way each objective is better, and the summary field it is read from.
+OBJECTIVE_DIRECTIONS = {"val_accuracy": "max", "seconds_to_target": "min"}
+OBJECTIVE_FIELDS = {"val_accuracy": "best_val_accuracy", "seconds_to_target": "seconds_to_target"}
 
 
 @dataclass(frozen=True)

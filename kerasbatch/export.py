@@ -28,7 +28,7 @@ import pandas as pd
 import tensorflow as tf
 
 from kerasbatch import __version__, data
-from kerasbatch.config import RunConfig
+from kerasbatch.config import OBJECTIVE_DIRECTIONS, OBJECTIVE_FIELDS, RunConfig
 from kerasbatch.errors import KerasbatchError
 from kerasbatch.store import CONFIG, MODEL, STUDY, SUMMARY, read_json, write_json
 from kerasbatch.tables import study_table
@@ -47,7 +47,7 @@ TOLERANCE = {"float32": 1e-5, "mixed_float16": 1e-2, "mixed_bfloat16": 1e-2}
 CONVERSION_TOLERANCE = 5e-2
 
 # What "best" means: metric name -> (summary column, direction).
-METRICS = {"val_accuracy": ("best_val_accuracy", "max"), "seconds_to_target": ("seconds_to_target", "min")}
+METRICS = {name: (OBJECTIVE_FIELDS[name], OBJECTIVE_DIRECTIONS[name]) for name in OBJECTIVE_DIRECTIONS}
 
 CARD_METRICS = ("best_val_accuracy", "final_val_accuracy", "test_accuracy", "test_loss", "train_accuracy",
                 "generalization_gap", "epochs_to_target", "steps_to_target", "examples_to_target",

@@ -182,12 +182,10 @@ def _loss_fn(model):
 
 
 def _loss_scale(model) -> float:
-    import keras
+    from kerasbatch.precision import loss_scale
 
-    optimizer = getattr(model, "optimizer", None)
-    if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
-        return float(optimizer.scale_loss(1.0))  # the current dynamic scale, read fresh every call
-    return 1.0
+    # The current dynamic scale, read fresh on every call: it changes as training goes.
+    return loss_scale(getattr(model, "optimizer", None)) or 1.0
 
 
 def _micro_batch_grads(model, loss_fn, xs, ys, scale):

@@ -86,6 +86,16 @@ def policy_scope(policy: str) -> Iterator[str]:
         keras.mixed_precision.set_global_policy(previous)
 
 
+def loss_scale(optimizer) -> float | None:
+    """The current dynamic loss scale of a ``LossScaleOptimizer`` (which ``compile`` adds under
+    ``mixed_float16``), or None for an optimizer that does not scale the loss."""
+    import keras
+
+    if not isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+        return None
+    return float(keras.ops.convert_to_numpy(optimizer.scale_loss(1.0)))
+
+
 def warn(policy: str, batch_size: int, on_gpu: bool) -> None:
     for note in precision_warnings(policy, batch_size, on_gpu):
         warnings.warn(note, PrecisionWarning, stacklevel=2)

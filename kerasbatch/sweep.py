@@ -45,22 +45,7 @@ def sweep(config: SweepConfig, store: Store, *, progress: Progress | None = None
         result = train.run(run_config, store, verbose=verbose)
         results.append(result)
         if progress is not None:
-            progress(f"[{index}/{len(runs)}] {describe(result)}")
+            progress(f"[{index}/{len(runs)}] {train.describe(result)}")
         result.model = None  # let the model go: a sweep keeps summaries, not networks
     return results
 
-
-def describe(result: train.RunResult) -> str:
-    """One line about a finished run, for progress output."""
-    s = result.summary
-    line = f"batch {s['batch_size']} {result.status}"
-    if result.skipped:
-        return f"{line} (already done)"
-    if s.get("final_val_accuracy") is not None:
-        line += f", val_accuracy {s['final_val_accuracy']:.3f}"
-    if s.get("gns") is not None:
-        line += f", gns {s['gns']:.3g}"
-    line += f", {s['train_seconds']:.1f} s"
-    if s.get("error"):
-        line += f" ({s['error']})"
-    return line

@@ -58,6 +58,22 @@ class RunResult:
         return self.status == "ok"
 
 
+def describe(result: RunResult) -> str:
+    """One line about a finished run, for progress output."""
+    s = result.summary
+    line = f"batch {s['batch_size']} {result.status}"
+    if result.skipped:
+        return f"{line} (already done)"
+    if s.get("final_val_accuracy") is not None:
+        line += f", val_accuracy {s['final_val_accuracy']:.3f}"
+    if s.get("gns") is not None:
+        line += f", gns {s['gns']:.3g}"
+    line += f", {s['train_seconds']:.1f} s"
+    if s.get("error"):
+        line += f" ({s['error']})"
+    return line
+
+
 def run_id_for(config: RunConfig) -> str:
     """The default folder name of a run in a study: its batch size."""
     return f"bs{config.batch_size}"

@@ -29,20 +29,19 @@ import keras
 import keras_tuner as kt
 from keras_tuner.src.engine.tuner_utils import SaveBestEpoch, TunerCallback
 
-from kerasbatch import data, distribute, precision, sweep, train
+from kerasbatch import data, distribute, precision, train
 from kerasbatch import tune_distributed as dist
-from kerasbatch.config import RunConfig, TuneConfig
+from kerasbatch.config import OBJECTIVE_DIRECTIONS, RunConfig, TuneConfig
 from kerasbatch.errors import KerasbatchError, StoreError
 from kerasbatch.store import HISTORY, MODEL, STUDY, Store
 
 Progress = Callable[[str], None]
 KT_DIR, PROJECT = "keras_tuner", "search"
-DIRECTIONS = {"val_accuracy": "max", "seconds_to_target": "min"}
 UNREACHED_SECONDS = 1e6  # 11.6 days: longer than any time to target this tool will measure
 
 
 def objective(name: str) -> kt.Objective:
-    return kt.Objective(name, DIRECTIONS[name])
+    return kt.Objective(name, OBJECTIVE_DIRECTIONS[name])
 
 
 def seconds_to_target_score(summary: dict[str, Any]) -> float:
@@ -145,7 +144,7 @@ class BatchSizeHyperModel(kt.HyperModel):
         result = train.run(config, self.store, run_id, model=model, extra=summary_extra,
                            verbose=self.verbose if verbose is None else verbose)
         self.results.append(result)
-        _say(self.progress, f"{label} {sweep.describe(result)}")
+        _say(self.progress, f"{label} {train.describe(result)}")
         if not result.ok:
             raise kt.errors.FailedTrialError(f"run {run_id} {result.status}: {result.summary.get('error')}")
         for callback in callbacks:
@@ -202,7 +201,7 @@ class StudyTunerMixin(dist.ResumableTunerMixin):
         store, run_id = Store(self.run_root.parent, self.run_root.name), f"trial_{trial_id}"
         trial = self.oracle.trials[trial_id]
         if store.is_complete(run_id):
-            line = sweep.describe(_stored(store, run_id, skipped=False))
+            line = train.describe(_stored(store, run_id, skipped=False))
         else:  # the run folder is on the worker's disk
             line = trial.status.lower() + (f", score {trial.score:.4g}" if trial.score is not None else "")
         _say(self.progress, f"[trial {int(trial_id) + 1}/{self.oracle.max_trials}] {line}")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from kerasbatch.precision import loss_scale
+
 
 def applied_learning_rate(optimizer) -> float:
     """The rate used by the optimizer's most recent step (its schedule at ``iterations - 1``)."""
@@ -14,12 +16,6 @@ def applied_learning_rate(optimizer) -> float:
         step = max(int(ops.convert_to_numpy(inner.iterations)) - 1, 0)
         rate = rate(step)
     return float(ops.convert_to_numpy(rate))
-
-
-def loss_scale(optimizer) -> float | None:
-    """The current dynamic loss scale, or None when the optimizer does not scale the loss."""
-    scale = getattr(optimizer, "dynamic_scale", None)
-    return None if scale is None else float(ops.convert_to_numpy(scale))
 
 
 class LearningRateLog(keras.callbacks.Callback):
