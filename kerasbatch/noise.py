@@ -281,6 +281,20 @@ def micro_batch_sq_norms(model, x, y, micro_batches: int) -> tuple[float, float,
     return float(small), float(big), bool(finite)
 
 
+def batch_estimate(model, x, y, micro_batches: int) -> tuple[float, float, float] | None:
+    """``(|G|^2, tr(Sigma), |g_big|^2)`` from one batch at the model's current weights.
+
+    The two unbiased estimates of :func:`two_batch_estimates` with ``b_small = B / micro_batches`` and
+    ``b_big = B``, plus the squared norm of the whole batch's gradient; None when a gradient was not
+    finite (a step the loss-scale optimizer would skip). Same errors as :func:`micro_batch_sq_norms`.
+    """
+    small, big, finite = micro_batch_sq_norms(model, x, y, micro_batches)
+    if not finite:
+        return None
+    size = _batch_size(x)
+    return (*two_batch_estimates(small, big, size / micro_batches, size), big)
+
+
 def measure(model, dataset, *, micro_batches: int = 4, max_batches: int | None = None) -> NoiseEstimate:
     """Gradient noise scale of a compiled ``model`` at its current weights, averaged over batches.
 
@@ -310,9 +324,9 @@ def measure(model, dataset, *, micro_batches: int = 4, max_batches: int | None =
         size = size or _batch_size(x)
         if _batch_size(x) != size:
             continue
-        small, big, finite = micro_batch_sq_norms(model, x, y, micro_batches)
-        if finite:
-            acc.update(*two_batch_estimates(small, big, size / micro_batches, size))
+        estimate = batch_estimate(model, x, y, micro_batches)
+        if estimate is not None:
+            acc.update(*estimate[:2])
     if acc.count == 0:
         raise ValueError("no usable batch: the dataset was empty or all its gradients were non-finite")
     return NoiseEstimate(acc.grad_sq, acc.trace_sigma, size, micro_batches, acc.count)

@@ -8,7 +8,7 @@ from typing import Iterator
 import keras
 import numpy as np
 
-from kerasbatch.noise import NoiseAccumulator, micro_batch_sq_norms, two_batch_estimates
+from kerasbatch.noise import NoiseAccumulator, batch_estimate
 
 
 def micro_batch_plan(batch_size: int, micro_batches: int) -> tuple[int, int]:
@@ -88,8 +88,9 @@ class GradientNoise(keras.callbacks.Callback):
         k, examples = micro_batch_plan(int(x.shape[0]), self.micro_batches)
         if k == 0:
             return
-        small, big, finite = micro_batch_sq_norms(self.model, x[:examples], y[:examples], k)
-        if not finite:
+        estimate = batch_estimate(self.model, x[:examples], y[:examples], k)
+        if estimate is None:
             return
+        grad_sq, trace_sigma, big = estimate
         self._norms.append(math.sqrt(big))
-        self.accumulator.update(*two_batch_estimates(small, big, examples / k, examples))
+        self.accumulator.update(grad_sq, trace_sigma)
