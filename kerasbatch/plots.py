@@ -21,7 +21,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import LogFormatter, MaxNLocator, NullLocator
 
 from kerasbatch.errors import KerasbatchError
-from kerasbatch.store import HISTORY, atomic_path
+from kerasbatch.store import HISTORY, atomic_path, make_dir
 from kerasbatch.tables import study_table
 
 PLOTS = "plots"
@@ -50,10 +50,7 @@ def plot_study(study_dir: str | Path, output_dir: str | Path | None = None,
     formats = _check_formats(formats)
     figures = build_figures(study_dir)  # first: a mistyped study must not leave a plots/ folder behind
     output_dir = Path(output_dir) if output_dir is not None else Path(study_dir) / PLOTS
-    try:
-        output_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise KerasbatchError(f"cannot create {str(output_dir)!r}: {exc.strerror}") from None
+    make_dir(output_dir)
     written = []
     for name, fig in figures.items():
         for fmt in formats:

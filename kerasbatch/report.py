@@ -20,7 +20,7 @@ import pandas as pd
 
 from kerasbatch import plots, tables
 from kerasbatch.errors import KerasbatchError
-from kerasbatch.store import CONFIG, STUDY, Store, read_json, write_text
+from kerasbatch.store import CONFIG, STUDY, Store, make_dir, read_json, write_text
 
 REPORT = "report.html"
 SUGGESTION = "suggestion.json"
@@ -61,10 +61,7 @@ def write_report(study_dir: str | Path, output: str | Path | None = None) -> Pat
         _figures(figures),
     ]
     page = _page(study_dir.resolve().name, "".join(s for s in sections if s))
-    try:
-        output.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise KerasbatchError(f"cannot create {str(output.parent)!r}: {exc.strerror}") from None
+    make_dir(output.parent)
     write_text(output, page)
     return output
 

@@ -104,6 +104,16 @@ def to_json(value: Any) -> Any:
     return value
 
 
+def make_dir(folder: str | Path) -> Path:
+    """Create ``folder`` (and its parents); a folder that cannot be made is the user's to fix."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(f"cannot create {str(folder)!r}: {exc.strerror or exc}") from None
+    return folder
+
+
 def check_writable(folder: str | Path) -> None:
     """Fail early, before anything is written, when ``folder`` cannot be created or written."""
     folder = Path(folder).absolute()
@@ -165,7 +175,7 @@ class Store:
                     "use another --study or the same settings"
                 )
             return
-        self._mkdir(self.study_dir)
+        make_dir(self.study_dir)
         write_json(self.study_dir / STUDY, manifest)
 
     # -- one run ------------------------------------------------------------------------------------
@@ -191,7 +201,7 @@ class Store:
             if not (folder / CONFIG).is_file():
                 raise StoreError(f"{str(folder)!r} exists and is not a run folder; use another run id")
             shutil.rmtree(folder)
-        self._mkdir(folder)
+        make_dir(folder)
         write_json(folder / CONFIG, {"config": config, "identity": identity})
         return folder
 
@@ -204,13 +214,6 @@ class Store:
 
     def read_config(self, run_id: str) -> dict[str, Any]:
         return read_json(self.run_dir(run_id) / CONFIG)["config"]
-
-    @staticmethod
-    def _mkdir(folder: Path) -> None:
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise StoreError(f"cannot create {str(folder)!r}: {exc.strerror}") from None
 
 
 def _first_difference(old: Any, new: Any, prefix: str = "") -> str:
