@@ -2,12 +2,14 @@
 
 The peak rate comes from the scaling rule in :class:`kerasbatch.config.OptimConfig`; this module turns
 it into one serialisable :class:`WarmupSchedule` (gradual warm-up, then constant, step or cosine
-decay) and a Keras optimizer.
+decay) and a Keras optimizer. :func:`save_model` writes a model whose file loads with plain Keras: the
+schedule is saved as Keras's own equivalent, so nobody needs kerasbatch to serve or fine-tune it.
 """
 
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import keras
 from keras import ops
@@ -94,3 +96,44 @@ def make_optimizer(optim: OptimConfig, schedule: WarmupSchedule) -> keras.optimi
         return keras.optimizers.Adam(schedule, weight_decay=decay)
     return keras.optimizers.AdamW(schedule, weight_decay=optim.weight_decay)
 
+
+
+def keras_schedule(schedule: WarmupSchedule) -> keras.optimizers.schedules.LearningRateSchedule:
+    """Keras's own schedule with the rates of ``schedule``, for saving.
+
+    Constant and cosine decay, with or without warm-up, are Keras's ``CosineDecay`` exactly (constant
+    is ``alpha=1``). Step decay after a warm-up has no built-in twin: it becomes the
+    ``PiecewiseConstantDecay`` of the steps after warm-up, which is exact from the end of warm-up on,
+    where a saved model's optimizer continues.
+    """
+    warmup, span = schedule.warmup_steps, max(schedule.total_steps - schedule.warmup_steps, 1)
+    if schedule.decay in ("constant", "cosine"):
+        ramp = {"warmup_target": schedule.peak_lr, "warmup_steps": warmup} if warmup else {}
+        start = schedule.start_lr if warmup else schedule.peak_lr
+        alpha = 1.0 if schedule.decay == "constant" else 0.0
+        return keras.optimizers.schedules.CosineDecay(start, span, alpha=alpha, **ramp)
+    # Ours drops at step >= warmup + f*span; Keras's after step > boundary: the last integer step before.
+    boundaries = [math.ceil(warmup + f * span) - 1 for f in (0.5, 0.75)]
+    values = [schedule.peak_lr * factor for factor in (1.0, 0.1, 0.01)]
+    return keras.optimizers.schedules.PiecewiseConstantDecay(boundaries, values)
+
+
+def save_model(model: keras.Model, path: str | Path) -> None:
+    """``model.save(path)``, with every :class:`WarmupSchedule` saved as its :func:`keras_schedule`.
+
+    Keras serialises an optimizer's schedule by class name, and a class it does not know stops
+    ``keras.saving.load_model`` in any process that has not imported kerasbatch. The optimizer's state
+    (iterations, momenta) is saved as it is.
+    """
+    # Keras offers no public way to set a scheduled rate (its setter refuses), hence ``_learning_rate``.
+    optimizer = getattr(model, "optimizer", None)
+    optimizers = [o for o in (optimizer, getattr(optimizer, "inner_optimizer", None)) if o is not None]
+    swapped = [(o, o._learning_rate) for o in optimizers if isinstance(getattr(o, "_learning_rate", None),
+                                                                       WarmupSchedule)]
+    for o, schedule in swapped:
+        o._learning_rate = keras_schedule(schedule)
+    try:
+        model.save(path)
+    finally:
+        for o, schedule in swapped:
+            o._learning_rate = schedule

@@ -30,7 +30,7 @@ from kerasbatch.callbacks import (GradientNoise, HistoryFile, LearningRateLog, S
 from kerasbatch.config import RunConfig
 from kerasbatch.errors import KerasbatchError, first_line
 from kerasbatch.models import build_model
-from kerasbatch.optim import make_optimizer, make_schedule
+from kerasbatch.optim import make_optimizer, make_schedule, save_model
 from kerasbatch.store import HISTORY, MODEL, TENSORBOARD, Store, atomic_path
 
 EVAL_BATCH = 512  # evaluation batch size: it does not change the result, only the speed
@@ -234,7 +234,7 @@ def _train(config: RunConfig, dataset: data.Dataset, model: keras.Model, folder:
     if status == "ok":
         summary.update(_evaluate(model, dataset, summary))
         with atomic_path(folder / MODEL) as tmp:
-            model.save(tmp)
+            save_model(model, tmp)
     return summary, history
 
 

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from kerasbatch.config import OptimConfig
-from kerasbatch.optim import WarmupSchedule, make_optimizer, make_schedule
+from kerasbatch.optim import WarmupSchedule, keras_schedule, make_optimizer, make_schedule
 
 
 def rates(schedule, steps):
@@ -53,3 +53,17 @@ def test_optimizers(name, cls):
     assert optimizer.weight_decay == pytest.approx(1e-4)
     if name == "sgd":
         assert optimizer.nesterov and optimizer.momentum == pytest.approx(0.9)
+
+
+@pytest.mark.parametrize("decay", ["constant", "cosine", "step"])
+@pytest.mark.parametrize("warmup", [0, 7])
+def test_keras_schedule_gives_the_same_rates_from_the_end_of_warmup_on(decay, warmup):
+    ours = WarmupSchedule(peak_lr=0.4, total_steps=60, warmup_steps=warmup, start_lr=0.1, decay=decay)
+    theirs = keras_schedule(ours)
+    assert type(theirs).__module__.startswith("keras.")
+    # Constant and cosine match at every step; step decay from the end of warm-up (where a saved model resumes).
+    first = warmup if decay == "step" else 0
+    steps = range(first, 70)
+    np.testing.assert_allclose(rates(theirs, steps), rates(ours, steps), rtol=1e-5, atol=1e-7)
+    if decay != "constant":  # the rates compared really decay
+        assert rates(theirs, [65])[0] < 0.1 * 0.4
