@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 import sys
+import traceback
 import warnings
 from pathlib import Path
 from typing import Any, Callable
@@ -128,14 +129,21 @@ def _progress(quiet: bool) -> Callable[[str], None] | None:
     return None if quiet else (lambda line: click.echo(line, err=True))
 
 
+# What the group's options set for the command that runs; read again by ``run`` once click has returned.
+_session = {"debug": False}
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(package_name="kerasbatch")
-def cli() -> None:
+@click.option("--debug", is_flag=True, envvar="KERASBATCH_DEBUG",
+              help="Print the traceback behind an error (also KERASBATCH_DEBUG=1).")
+def cli(debug: bool) -> None:
     """Measure what batch size does to Keras training, then choose it.
 
     Train the same model at many batch sizes, compare accuracy, speed, gradient noise and the path
     through weight space, and keep every run in a crash-safe store (runs/STUDY/RUN/).
     """
+    _session["debug"] = debug
 
 
 @cli.command()
@@ -301,6 +309,7 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
 def run(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit status (0 ok, 1 a run failed, 2 a usage error)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter hides our output
+    _session["debug"] = False
     previous = warnings.showwarning
     warnings.showwarning = _show_warning
     try:
@@ -314,6 +323,8 @@ def run(argv: list[str] | None = None) -> int:
         click.echo(f"error: {exc.format_message()}", err=True)
         return 2
     except KerasbatchError as exc:
+        if _session["debug"]:
+            traceback.print_exception(exc)
         click.echo(f"error: {exc}", err=True)
         return 2
     except KeyboardInterrupt:

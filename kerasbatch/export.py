@@ -30,7 +30,7 @@ import tensorflow as tf
 from kerasbatch import __version__, data
 from kerasbatch.config import OBJECTIVE_DIRECTIONS, OBJECTIVE_FIELDS, RunConfig
 from kerasbatch.errors import KerasbatchError
-from kerasbatch.store import CONFIG, MODEL, STUDY, SUMMARY, make_dir, read_json, write_json
+from kerasbatch.store import CONFIG, MODEL, STUDY, SUMMARY, check_writable, make_dir, read_json, write_json
 from kerasbatch.tables import study_table
 
 EXPORT_ROOT = Path("saved_models")
@@ -112,6 +112,7 @@ def export_run(run_dir: str | Path, to: str | Path | None = None, *, dtype: str 
     export_dtype = _export_dtype(dtype, summary["precision"])
     target = Path(to) if to is not None else EXPORT_ROOT / f"{run_dir.resolve().parent.name}-{run_dir.name}"
     _check_target(target, force)
+    check_writable(target)
     make_dir(target.parent)
     # A sibling, so that the final rename stays on one file system; mkdir honours the umask (exports
     # are meant to be shared), unlike mkdtemp's owner-only mode.

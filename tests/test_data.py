@@ -1,3 +1,5 @@
+import re
+
 import numpy as np
 import pytest
 import tensorflow_datasets as tfds
@@ -101,3 +103,32 @@ def test_tfds_offline_without_data_names_the_folder(tmp_path):
 def test_tfds_unknown_set(tmp_path):
     with pytest.raises(DataError, match="unknown TensorFlow Datasets set 'nosuchset'"):
         data.load(DataConfig(dataset="tfds:nosuchset", data_dir=str(tmp_path)))
+
+
+def _npz_with(tmp_path, **changes):
+    rng = np.random.default_rng(0)
+    arrays = {"x_train": rng.normal(size=(40, 3)).astype("float32"), "y_train": np.arange(40) % 3,
+              "x_test": rng.normal(size=(10, 3)).astype("float32"), "y_test": np.arange(10) % 3}
+    arrays.update(changes)
+    path = tmp_path / "bad.npz"
+    np.savez(path, **arrays)
+    return DataConfig(dataset=f"npz:{path}")
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"x_train": np.full((40, 3), np.nan, "float32")}, "x_train holds NaN or infinite values"),
+    ({"x_test": np.full((10, 3), np.inf, "float32")}, "x_test holds NaN or infinite values"),
+    ({"y_train": np.arange(40) % 3 + 0.5}, "y_train must hold integer class labels"),
+    ({"y_test": -(np.arange(10) % 3)}, "y_test must hold integer class labels"),
+    ({"y_train": np.zeros(40, int)}, "y_train holds 1 class; a classifier needs at least two"),
+    ({"y_train": np.arange(39) % 3}, "x_train has 40 rows but y_train has shape (39,)"),
+    ({"x_test": np.zeros((10, 4), "float32")}, "x_test has examples of shape (4,)"),
+])
+def test_npz_arrays_are_checked_before_training(tmp_path, changes, message):
+    with pytest.raises(DataError, match=re.escape(message)):
+        data.load(_npz_with(tmp_path, **changes))
+
+
+def test_integral_float_labels_are_accepted(tmp_path):
+    ds = data.load(_npz_with(tmp_path, y_train=(np.arange(40) % 3).astype("float32")))
+    assert ds.num_classes == 3 and ds.y_train.dtype == np.int64

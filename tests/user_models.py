@@ -29,3 +29,8 @@ def not_a_model(input_shape, num_classes):
 def wrong_signature(shape, classes):
     """Takes positional names the registry does not pass."""
     return tiny(shape, classes)
+
+
+def boom(input_shape, num_classes):
+    """A builder with a bug of its own."""
+    raise RuntimeError("boom")

@@ -16,7 +16,7 @@ import inspect
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from kerasbatch.errors import ConfigError
+from kerasbatch.errors import ConfigError, first_line
 
 if TYPE_CHECKING:
     import keras
@@ -65,8 +65,8 @@ def build_model(
         (user models return whatever their last layer gives, cast to float32).
 
     Raises:
-        ConfigError: the name is unknown, the user model cannot be loaded or does not return a
-            ``keras.Model``, or an image model is given non-image input.
+        ConfigError: the name is unknown, the user model cannot be loaded, raises or does not return
+            a ``keras.Model``, or an image model is given non-image input.
     """
     input_shape = tuple(int(d) for d in input_shape)
     if ":" in name:
@@ -154,7 +154,10 @@ def _build_user_model(target: str, input_shape: tuple[int, ...], num_classes: in
         raise ConfigError(f"user model {target!r} is not callable")
     _check_signature(fn, target)
 
-    model = fn(input_shape=input_shape, num_classes=num_classes)
+    try:
+        model = fn(input_shape=input_shape, num_classes=num_classes)
+    except Exception as exc:  # the user's code: their bug to see in one line (the traceback with --debug)
+        raise ConfigError(f"model builder {target!r} raised {type(exc).__name__}: {first_line(exc)}") from exc
     if not isinstance(model, keras.Model):
         raise ConfigError(
             f"user model {target!r} returned {type(model).__name__}, not a keras.Model"
@@ -164,7 +167,7 @@ def _build_user_model(target: str, input_shape: tuple[int, ...], num_classes: in
 
 def _check_signature(fn, target: str) -> None:
     """Raise ConfigError if ``fn`` cannot take ``input_shape=`` and ``num_classes=``."""
-    # Checked before the call so a TypeError raised inside the user's code keeps its traceback.
+    # Checked before the call, so that a TypeError raised inside the user's code is reported as theirs.
     try:
         signature = inspect.signature(fn)
     except (TypeError, ValueError):
