@@ -192,7 +192,7 @@ def sweep(**params: Any) -> int:
 @click.option("--batch-sizes", default=None,
               help="Batch-size choices." + f" [default: {','.join(map(str, cfg.DEFAULT_BATCH_SIZES))}]")
 @click.option("--lr-range", default=None, help="Learning-rate range low,high, searched on a log scale. [default: 1e-3,1]")
-@click.option("--objective", type=click.Choice(cfg.OBJECTIVES), default=None,
+@click.option("--objective", type=click.Choice(tuple(cfg.OBJECTIVES)), default=None,
               help="What the search optimises. [default: val_accuracy]")
 @click.option("--overwrite", is_flag=True, default=None, help="Start the search over instead of continuing it.")
 @_apply(STORE_OPTIONS)
@@ -228,7 +228,7 @@ def tune(**params: Any) -> int:
 @cli.command()
 @click.argument("path", type=click.Path())
 @click.option("--best", is_flag=True, help="PATH is a study: export its best run.")
-@click.option("--metric", type=click.Choice(cfg.OBJECTIVES), default=None,
+@click.option("--metric", type=click.Choice(tuple(cfg.OBJECTIVES)), default=None,
               help="What --best means. [default: the tune objective, else val_accuracy]")
 @click.option("--to", type=click.Path(), default=None, help="Target folder. [default: saved_models/STUDY-RUN]")
 @click.option("--dtype", type=click.Choice(["float32"]), default=None,

@@ -308,10 +308,25 @@ class SweepConfig:
 
 
 TUNERS = ("random", "bayesian", "hyperband")
-OBJECTIVES = ("val_accuracy", "seconds_to_target")
-# Which way each objective is better, and the summary field it is read from.
-OBJECTIVE_DIRECTIONS = {"val_accuracy": "max", "seconds_to_target": "min"}
-OBJECTIVE_FIELDS = {"val_accuracy": "best_val_accuracy", "seconds_to_target": "seconds_to_target"}
+
+
+@dataclass(frozen=True)
+class Objective:
+    """What a search optimises (and what ``export --best`` ranks by).
+
+    Attributes:
+        field: the run summary's field it is read from.
+        direction: ``max`` or ``min``: which way is better.
+    """
+
+    field: str
+    direction: str
+
+
+OBJECTIVES: dict[str, Objective] = {
+    "val_accuracy": Objective("best_val_accuracy", "max"),
+    "seconds_to_target": Objective("seconds_to_target", "min"),
+}
 
 
 @dataclass(frozen=True)
@@ -352,7 +367,7 @@ class TuneConfig:
         check(ok and low_high[0] < low_high[1], "lr_range", "must be two rates low,high with 0 < low < high",
                self.lr_range)
         object.__setattr__(self, "lr_range", tuple(float(v) for v in low_high))
-        choice("objective", self.objective, OBJECTIVES)
+        choice("objective", self.objective, tuple(OBJECTIVES))
         check(self.objective != "seconds_to_target" or self.run.target is not None, "objective",
                "seconds_to_target needs a --target", self.objective)
 

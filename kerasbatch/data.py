@@ -12,6 +12,7 @@ Importing this module is cheap: TensorFlow and TFDS are imported where they are 
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +21,6 @@ import numpy as np
 from kerasbatch.config import DataConfig
 from kerasbatch.errors import DataError
 
-DATASET_NAMES = ("dots", "digits", "tfds:NAME", "npz:PATH")
 TEST_FRACTION = 0.2  # held out as the test split by sets that do not ship one
 CACHE_LIMIT_BYTES = 1 << 30  # evaluation pipelines keep their scaled batches in memory below this size
 
@@ -47,10 +47,6 @@ class Dataset:
         return tuple(self.x_train.shape[1:])
 
     @property
-    def is_image(self) -> bool:
-        return self.x_train.ndim == 4
-
-    @property
     def n_train(self) -> int:
         return len(self.x_train)
 
@@ -61,9 +57,11 @@ def load(config: DataConfig) -> Dataset:
 
     Cached per process (the config is frozen): every run of a sweep or search shares one copy.
     """
-    train, val, test, num_classes = _load_splits(
-        config.dataset, config.data_dir, config.download, config.dots_samples, config.dots_noise, config.data_seed
-    )
+    kind, _, argument = config.dataset.partition(":")
+    entry = DATASETS.get(kind)
+    if entry is None or bool(argument) != entry.takes_argument:
+        raise DataError(f"unknown dataset {config.dataset!r}; choose one of {', '.join(DATASET_NAMES)}")
+    train, val, test, num_classes = entry.load(argument, config)
     rng = np.random.default_rng(config.data_seed)
     if test is None:
         train, test = _split(train, TEST_FRACTION, rng)
@@ -83,31 +81,18 @@ def check_batch_size(dataset: Dataset, batch_size: int) -> None:
         )
 
 
-@functools.lru_cache(maxsize=4)
-def _load_splits(name, data_dir, download, dots_samples, dots_noise, data_seed):
-    """(train, val or None, test or None, num_classes) with each split an (x, y) pair. Cached per process."""
-    if name == "dots":
-        return _dots(dots_samples, dots_noise, data_seed)
-    if name == "digits":
-        return _digits()
-    if name.startswith("tfds:"):
-        from kerasbatch.tfds_source import load_tfds
+# Each loader takes what follows the colon of ``tfds:NAME``/``npz:PATH`` ("" for the others) and the
+# config, and returns (train, val or None, test or None, num_classes), each split an (x, y) pair.
 
-        return load_tfds(name[len("tfds:"):], data_dir, download)
-    if name.startswith("npz:"):
-        return _npz(Path(name[len("npz:"):]))
-    raise DataError(f"unknown dataset {name!r}; choose one of {', '.join(DATASET_NAMES)}")
-
-
-def _dots(samples: int, noise: float, seed: int):
+def _dots(_: str, config: DataConfig):
     """Red vs blue points on two interleaved half-moons: no straight line separates them."""
     from sklearn.datasets import make_moons
 
-    x, y = make_moons(n_samples=samples, noise=noise, random_state=seed)
+    x, y = make_moons(n_samples=config.dots_samples, noise=config.dots_noise, random_state=config.data_seed)
     return (x.astype("float32"), y.astype("int64")), None, None, 2
 
 
-def _digits():
+def _digits(_: str, config: DataConfig):
     from sklearn.datasets import load_digits
 
     bunch = load_digits()
@@ -115,7 +100,14 @@ def _digits():
     return (x, bunch.target.astype("int64")), None, None, 10
 
 
-def _npz(path: Path):
+def _tfds(name: str, config: DataConfig):
+    from kerasbatch.tfds_source import load_tfds
+
+    return load_tfds(name, config.data_dir, config.download)
+
+
+def _npz(argument: str, config: DataConfig):
+    path = Path(argument)
     if not path.is_file():
         raise DataError(f"no such file {str(path)!r} for dataset npz:{path}")
     try:
@@ -173,6 +165,29 @@ def _all_finite(x: np.ndarray, chunk: int = 1 << 24) -> bool:
     """``np.isfinite(x).all()`` in pieces, so that a large set needs no full-size mask."""
     flat = x.reshape(-1)
     return all(np.isfinite(flat[i:i + chunk]).all() for i in range(0, flat.size, chunk))
+
+
+@dataclass(frozen=True)
+class DatasetEntry:
+    """One kind of dataset: how it is named on the command line and how it is loaded."""
+
+    usage: str
+    load: Callable[[str, DataConfig], tuple]
+
+    @property
+    def takes_argument(self) -> bool:
+        return ":" in self.usage
+
+
+DATASETS: dict[str, DatasetEntry] = {
+    "dots": DatasetEntry("dots", _dots),
+    "digits": DatasetEntry("digits", _digits),
+    "tfds": DatasetEntry("tfds:NAME", _tfds),
+    "npz": DatasetEntry("npz:PATH", _npz),
+}
+"""Dataset kinds by the name before the colon."""
+
+DATASET_NAMES = tuple(entry.usage for entry in DATASETS.values())
 
 
 def _split(pair, fraction: float, rng: np.random.Generator):

@@ -28,7 +28,7 @@ import pandas as pd
 import tensorflow as tf
 
 from kerasbatch import __version__, data
-from kerasbatch.config import OBJECTIVE_DIRECTIONS, OBJECTIVE_FIELDS, RunConfig
+from kerasbatch.config import OBJECTIVES, RunConfig
 from kerasbatch.errors import KerasbatchError
 from kerasbatch.store import CONFIG, MODEL, STUDY, SUMMARY, check_writable, make_dir, read_json, write_json
 from kerasbatch.tables import study_table

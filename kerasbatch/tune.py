@@ -31,7 +31,7 @@ from keras_tuner.src.engine.tuner_utils import SaveBestEpoch, TunerCallback
 
 from kerasbatch import data, distribute, precision, train
 from kerasbatch import tune_distributed as dist
-from kerasbatch.config import OBJECTIVE_DIRECTIONS, RunConfig, TuneConfig
+from kerasbatch.config import OBJECTIVES, RunConfig, TuneConfig
 from kerasbatch.errors import KerasbatchError, StoreError
 from kerasbatch.store import HISTORY, MODEL, STUDY, Store
 
@@ -41,7 +41,7 @@ UNREACHED_SECONDS = 1e6  # 11.6 days: longer than any time to target this tool w
 
 
 def objective(name: str) -> kt.Objective:
-    return kt.Objective(name, OBJECTIVE_DIRECTIONS[name])
+    return kt.Objective(name, OBJECTIVES[name].direction)
 
 
 def seconds_to_target_score(summary: dict[str, Any]) -> float:

@@ -9,7 +9,7 @@ import keras
 import pytest
 
 from kerasbatch.errors import ConfigError
-from kerasbatch.models import MODEL_NAMES, MODEL_REGISTRY, build_model, ensure_float32_output
+from kerasbatch.models import MODEL_NAMES, MODELS, build_model, ensure_float32_output
 from tests.user_models import half
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -33,9 +33,18 @@ def mixed_policy(request):
         keras.mixed_precision.set_global_policy(previous)
 
 
-def test_model_names_match_registry():
+def test_every_registry_entry_names_an_importable_builder_and_real_options():
+    import dataclasses
+    import importlib
+
+    from kerasbatch.config import ModelConfig
+
     assert MODEL_NAMES == ("logreg", "mlp", "cnn", "resnet20", "resnet32", "resnet56")
-    assert set(MODEL_REGISTRY) == set(MODEL_NAMES)
+    fields = {f.name for f in dataclasses.fields(ModelConfig)}
+    for name, entry in MODELS.items():
+        module, function = entry.factory.split(":")
+        assert callable(getattr(importlib.import_module(module), function)), name
+        assert set(entry.options) <= fields, name
 
 
 @pytest.mark.parametrize("name", MODEL_NAMES)

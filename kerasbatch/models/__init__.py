@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib
 import inspect
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from kerasbatch.errors import ConfigError, first_line
@@ -21,24 +22,33 @@ from kerasbatch.errors import ConfigError, first_line
 if TYPE_CHECKING:
     import keras
 
-MODEL_REGISTRY: dict[str, str] = {
-    "logreg": "kerasbatch.models.simple:logreg",
-    "mlp": "kerasbatch.models.simple:mlp",
-    "cnn": "kerasbatch.models.simple:cnn",
-    "resnet20": "kerasbatch.models.resnet:resnet20",
-    "resnet32": "kerasbatch.models.resnet:resnet32",
-    "resnet56": "kerasbatch.models.resnet:resnet56",
+@dataclass(frozen=True)
+class ModelEntry:
+    """Everything about one built-in model.
+
+    Attributes:
+        factory: ``"module:function"`` of its builder, imported on first use.
+        image_input: it needs (height, width, channels) input; the others flatten whatever they get.
+        options: the :class:`~kerasbatch.config.ModelConfig` fields its builder takes as keywords.
+    """
+
+    factory: str
+    image_input: bool = False
+    options: tuple[str, ...] = ()
+
+
+MODELS: dict[str, ModelEntry] = {
+    "logreg": ModelEntry("kerasbatch.models.simple:logreg"),
+    "mlp": ModelEntry("kerasbatch.models.simple:mlp", options=("widths", "dropout")),
+    "cnn": ModelEntry("kerasbatch.models.simple:cnn", image_input=True, options=("dropout",)),
+    "resnet20": ModelEntry("kerasbatch.models.resnet:resnet20", image_input=True),
+    "resnet32": ModelEntry("kerasbatch.models.resnet:resnet32", image_input=True),
+    "resnet56": ModelEntry("kerasbatch.models.resnet:resnet56", image_input=True),
 }
-"""Built-in model name -> ``"module:function"`` of its factory, imported on first use."""
+"""The built-in models by name."""
 
-MODEL_NAMES: tuple[str, ...] = tuple(MODEL_REGISTRY)
+MODEL_NAMES: tuple[str, ...] = tuple(MODELS)
 """Names :func:`build_model` accepts besides ``package.module:function``."""
-
-# Models that need (height, width, channels) input; the rest flatten whatever they get.
-_IMAGE_MODELS = frozenset({"cnn", "resnet20", "resnet32", "resnet56"})
-
-# Keyword options each built-in factory accepts; the others take only shape and classes.
-_MODEL_OPTIONS: dict[str, tuple[str, ...]] = {"mlp": ("widths", "dropout"), "cnn": ("dropout",)}
 
 
 def build_model(
@@ -72,19 +82,20 @@ def build_model(
     if ":" in name:
         model = _build_user_model(name, input_shape, num_classes)
         return ensure_float32_output(model, input_shape=input_shape)
-    if name not in MODEL_REGISTRY:
+    entry = MODELS.get(name)
+    if entry is None:
         raise ConfigError(
             f"unknown model {name!r}; known models: {', '.join(MODEL_NAMES)} "
             "(or give a user model as package.module:function)"
         )
-    if name in _IMAGE_MODELS and len(input_shape) != 3:
+    if entry.image_input and len(input_shape) != 3:
         raise ConfigError(
             f"model {name!r} needs image input (height, width, channels); "
             f"this dataset gives shape {input_shape}"
         )
     options = {"widths": tuple(widths), "dropout": float(dropout)}
-    kwargs = {key: options[key] for key in _MODEL_OPTIONS.get(name, ())}
-    module_name, function_name = MODEL_REGISTRY[name].split(":")
+    kwargs = {key: options[key] for key in entry.options}
+    module_name, function_name = entry.factory.split(":")
     factory = getattr(importlib.import_module(module_name), function_name)
     return factory(input_shape, num_classes, **kwargs)
 
