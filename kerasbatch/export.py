@@ -47,7 +47,7 @@ TOLERANCE = {"float32": 1e-5, "mixed_float16": 1e-2, "mixed_bfloat16": 1e-2}
 CONVERSION_TOLERANCE = 5e-2
 
 # What "best" means: metric name -> (summary column, direction).
-METRICS = {name: (OBJECTIVE_FIELDS[name], OBJECTIVE_DIRECTIONS[name]) for name in OBJECTIVE_DIRECTIONS}
+METRICS = {name: (objective.field, objective.direction) for name, objective in OBJECTIVES.items()}
 
 CARD_METRICS = ("best_val_accuracy", "final_val_accuracy", "test_accuracy", "test_loss", "train_accuracy",
                 "generalization_gap", "epochs_to_target", "steps_to_target", "examples_to_target",

@@ -9,9 +9,7 @@ allowed but warned about: it has no fast kernels there (measured 3–4× slower 
 from __future__ import annotations
 
 import warnings
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
 
@@ -71,19 +69,6 @@ def precision_warnings(policy: str, batch_size: int, on_gpu: bool) -> list[str]:
     if policy == "mixed_float16" and batch_size % 8:
         notes.append(f"batch size {batch_size} is not a multiple of 8; Tensor Cores want multiples of 8")
     return notes
-
-
-@contextmanager
-def policy_scope(policy: str) -> Iterator[str]:
-    """Set Keras's global dtype policy for the duration of a run, then put the old one back."""
-    import keras
-
-    previous = keras.mixed_precision.global_policy()
-    keras.mixed_precision.set_global_policy(policy)
-    try:
-        yield policy
-    finally:
-        keras.mixed_precision.set_global_policy(previous)
 
 
 def loss_scale(optimizer) -> float | None:

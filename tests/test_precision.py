@@ -1,7 +1,6 @@
-import keras
 import pytest
 
-from kerasbatch.precision import choose_policy, cpu_flags, policy_scope, precision_warnings
+from kerasbatch.precision import choose_policy, cpu_flags, precision_warnings
 
 
 @pytest.mark.parametrize("gpu, flags, expected", [
@@ -27,10 +26,3 @@ def test_float16_warnings():
     assert len(precision_warnings("mixed_float16", 100, on_gpu=False)) == 2
     assert precision_warnings("mixed_float16", 128, on_gpu=True) == []
     assert precision_warnings("mixed_bfloat16", 100, on_gpu=False) == []
-
-
-def test_policy_scope_restores_the_global_policy():
-    before = keras.mixed_precision.global_policy().name
-    with policy_scope("mixed_bfloat16"):
-        assert keras.mixed_precision.global_policy().name == "mixed_bfloat16"
-    assert keras.mixed_precision.global_policy().name == before

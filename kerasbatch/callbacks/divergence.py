@@ -10,9 +10,9 @@ import keras
 class StopOnNonFinite(keras.callbacks.Callback):
     """Ends training at the first step with a NaN or infinite loss.
 
-    Keras's ``TerminateOnNaN`` does the stopping; this one also records the step in
-    :attr:`diverged_at_step` (counted from 1, ``None`` while the run is healthy) so the run can be
-    reported as ``diverged`` rather than merely short.
+    Like Keras's ``TerminateOnNaN``, it sets ``model.stop_training``; unlike it, it also records the
+    step in :attr:`diverged_at_step` (counted from 1, ``None`` while the run is healthy), so the run can
+    be reported as ``diverged`` rather than merely short.
     """
 
     def __init__(self):
