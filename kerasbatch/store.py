@@ -132,6 +132,12 @@ class Store:
     def __init__(self, out: str | Path, study: str) -> None:
         self.study_dir = Path(out) / study
 
+    @classmethod
+    def from_dir(cls, study_dir: str | Path) -> Store:
+        """The store of an existing study folder ``<out>/<study>``."""
+        study_dir = Path(study_dir)
+        return cls(study_dir.parent, study_dir.name)
+
     def run_dir(self, run_id: str) -> Path:
         # A run id names one folder inside the study, never a path out of it or a folder of the study's own.
         if not run_id or run_id in (".", "..") or "/" in run_id or "\\" in run_id or run_id in RESERVED:
