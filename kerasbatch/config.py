@@ -21,7 +21,7 @@ from kerasbatch.errors import ConfigError
 
 PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
 OPTIMIZERS = ("sgd", "adam", "adamw")
-LR_SCALINGS = ("none", "linear", "sqrt")
+LR_SCALINGS = ("none", "linear", "sqrt", "noise")
 SCHEDULES = ("constant", "step", "cosine")
 DIAGNOSTICS = ("gns", "grad_norm", "weight_distance", "step_time", "loss_scale")
 DEFAULT_BATCH_SIZES = (32, 64, 128, 256, 512, 1024)
@@ -33,12 +33,13 @@ class DataConfig:
     """Where the examples come from and how they are fed.
 
     Attributes:
-        dataset: ``dots``, ``digits``, ``tfds:NAME`` or ``npz:PATH``.
+        dataset: ``dots``, ``digits``, ``mnist1d``, ``tfds:NAME`` or ``npz:PATH``.
         val_fraction: share of the training split held out for validation when the set has no
             validation split of its own.
         augment: CIFAR-style augmentation (pad 4, random crop, horizontal flip) on training images.
         dots_samples: number of points in the generated ``dots`` set.
         dots_noise: standard deviation of the noise added to the ``dots`` points.
+        mnist1d_samples: examples in the generated ``mnist1d`` set (train and test together).
         data_seed: seed of the generated data and of the held-out splits, the same for every run.
         data_dir: TensorFlow Datasets data directory (where to look for prepared data).
         download: allow TensorFlow Datasets to download and prepare a missing set.
@@ -49,6 +50,7 @@ class DataConfig:
     augment: bool = False
     dots_samples: int = 2000
     dots_noise: float = 0.2
+    mnist1d_samples: int = 20000
     data_seed: int = 0
     # Where data lives is not part of what a run *is*: moving the data must not make a finished run
     # look different, so these two are left out of the run's identity.
@@ -59,6 +61,8 @@ class DataConfig:
         check(isinstance(self.dataset, str) and self.dataset != "", "dataset", "must be a name", self.dataset)
         number("val_fraction", self.val_fraction, 0.0, 0.5, open_low=True)
         positive_int("dots_samples", self.dots_samples)
+        positive_int("mnist1d_samples", self.mnist1d_samples)
+        check(self.mnist1d_samples >= 100, "mnist1d_samples", "must be at least 100", self.mnist1d_samples)
         number("dots_noise", self.dots_noise, 0.0, 10.0)
         ok = isinstance(self.data_seed, int) and not isinstance(self.data_seed, bool) and self.data_seed >= 0
         check(ok, "data_seed", "must be a non-negative integer", self.data_seed)
@@ -96,8 +100,12 @@ class OptimConfig:
         weight_decay: weight decay; Keras 3 applies it to the weights directly (decoupled, as in AdamW)
             for every optimizer, so ``adam`` with weight decay behaves like ``adamw``.
         lr_scaling: how the rate follows the batch size: ``none``, ``linear`` (Goyal et al. 2017,
-            ``lr = base_lr * B / base_batch``) or ``sqrt`` (``lr = base_lr * sqrt(B / base_batch)``).
+            ``lr = base_lr * B / base_batch``), ``sqrt`` (``lr = base_lr * sqrt(B / base_batch)``) or
+            ``noise`` (McCandlish et al. 2018, §2.2: ``lr = base_lr * (1 + B_noise/base_batch) /
+            (1 + B_noise/B)``, linear while ``B`` is well below the noise scale, flat beyond it).
         base_batch: the batch size ``learning_rate`` is meant for.
+        noise_scale: the gradient noise scale ``B_noise`` the ``noise`` rule uses (``kerasbatch
+            suggest`` measures it).
         warmup_epochs: epochs of gradual linear warm-up to the scaled rate.
         schedule: decay after warm-up: ``constant``, ``step`` (×0.1 at 50% and 75%) or ``cosine``.
     """
@@ -109,6 +117,7 @@ class OptimConfig:
     weight_decay: float = 0.0
     lr_scaling: str = "linear"
     base_batch: int = 32
+    noise_scale: float | None = None
     warmup_epochs: float = 0.0
     schedule: str = "constant"
 
@@ -119,14 +128,33 @@ class OptimConfig:
         number("weight_decay", self.weight_decay, 0.0, 1.0)
         choice("lr_scaling", self.lr_scaling, LR_SCALINGS)
         positive_int("base_batch", self.base_batch)
+        if self.noise_scale is not None:
+            number("noise_scale", self.noise_scale, 0.0, math.inf, open_low=True)
+        check(self.lr_scaling != "noise" or self.noise_scale is not None, "lr_scaling",
+              "noise needs a noise_scale (--noise-scale, measured by kerasbatch suggest)", self.lr_scaling)
         number("warmup_epochs", self.warmup_epochs, 0.0, 1e4)
         choice("schedule", self.schedule, SCHEDULES)
 
     def scaled_learning_rate(self, batch_size: int) -> float:
         """The peak rate for ``batch_size`` under this config's scaling rule."""
         ratio = batch_size / self.base_batch
+        if self.lr_scaling == "noise":
+            return self.learning_rate * noise_rule(self.noise_scale, self.base_batch, batch_size)
         factor = {"none": 1.0, "linear": ratio, "sqrt": math.sqrt(ratio)}[self.lr_scaling]
         return self.learning_rate * factor
+
+
+def noise_rule(noise_scale: float, base_batch: int, batch_size: int) -> float:
+    """How much the best SGD step grows from ``base_batch`` to ``batch_size``, given the noise scale.
+
+    ``ε_opt(B) = ε_max / (1 + B_noise/B)`` (McCandlish et al. 2018, eq. 2.6), so the ratio is
+    ``(1 + B_noise/base_batch) / (1 + B_noise/batch_size)``.
+
+    Example:
+        >>> round(noise_rule(100.0, 32, 64), 3), round(noise_rule(100.0, 32, 100_000), 2)
+        (1.61, 4.12)
+    """
+    return (1.0 + noise_scale / base_batch) / (1.0 + noise_scale / batch_size)
 
 
 @dataclass(frozen=True)
