@@ -96,7 +96,8 @@ def validate(config: RunConfig, *, model: bool = True) -> data.Dataset:
 
 
 def run(config: RunConfig, store: Store, run_id: str | None = None, *, verbose: int = 2,
-        model: keras.Model | None = None, extra: dict[str, Any] | None = None) -> RunResult:
+        model: keras.Model | None = None, extra: dict[str, Any] | None = None,
+        callbacks: list[keras.callbacks.Callback] | None = None) -> RunResult:
     """Train one run into ``store`` (or return it as stored, when it already finished).
 
     Args:
@@ -107,6 +108,7 @@ def run(config: RunConfig, store: Store, run_id: str | None = None, *, verbose: 
         model: a model already built and compiled for ``config`` (by :func:`compile_model`, as a
             KerasTuner hypermodel does); by default one is built here.
         extra: more fields for the summary (a tuner trial's id and hyperparameters).
+        callbacks: more Keras callbacks for ``fit`` (a progress display), called after the measuring ones.
     """
     run_id = run_id or run_id_for(config)
     identity = config.identity()
@@ -119,7 +121,7 @@ def run(config: RunConfig, store: Store, run_id: str | None = None, *, verbose: 
     with run_scope(policy, config.seed, fresh=model is None):
         model = model or compile_model(config, dataset)
         folder = store.begin_run(run_id, config.to_dict(), identity)
-        summary, history = _train(config, dataset, model, folder, verbose)
+        summary, history = _train(config, dataset, model, folder, verbose, callbacks or [])
         summary.update(run_id=run_id, **(extra or {}))
         store.finish_run(run_id, summary)
     return RunResult(run_id, folder, summary, history, model=model)
@@ -205,7 +207,8 @@ def _probe_batches(config: RunConfig, dataset: data.Dataset):
     return iter(pipeline.repeat())
 
 
-def _train(config: RunConfig, dataset: data.Dataset, model: keras.Model, folder: Path, verbose: int):
+def _train(config: RunConfig, dataset: data.Dataset, model: keras.Model, folder: Path, verbose: int,
+           extra_callbacks: list[keras.callbacks.Callback]):
     callbacks = build_callbacks(config, dataset, folder)
     train_ds = data.pipeline(dataset.x_train, dataset.y_train, config.batch_size, training=True,
                              seed=config.seed, augment=config.data.augment)
@@ -214,7 +217,7 @@ def _train(config: RunConfig, dataset: data.Dataset, model: keras.Model, folder:
     started = time.perf_counter()
     try:
         model.fit(train_ds, validation_data=val_ds, epochs=config.epochs, shuffle=False,
-                  callbacks=list(callbacks.values()), verbose=verbose)
+                  callbacks=[*callbacks.values(), *extra_callbacks], verbose=verbose)
     except tf.errors.ResourceExhaustedError as exc:
         status, error = "oom", first_line(exc)
     except KerasbatchError:
