@@ -29,6 +29,8 @@ setup(
         "scikit-learn>=1.3",
         "tabulate>=0.9",
         "jinja2>=3.1",
+        "mnist1d>=0.0.2",
+        "platformdirs>=3.0",
     ],
     extras_require={"test": ["pytest>=7.4"]},
     entry_points={"console_scripts": ["kerasbatch = kerasbatch.cli:main"]},

@@ -1,6 +1,7 @@
 """Datasets by name, and the ``tf.data`` pipelines that feed them.
 
 Names: ``dots`` (generated red/blue points), ``digits`` (scikit-learn's bundled 8×8 digits),
+``mnist1d`` (generated 1-D signals of ten digit shapes),
 ``tfds:NAME`` (a TensorFlow Datasets image classification set) and ``npz:PATH`` (your own arrays).
 Every set is loaded once into numpy arrays split into train/validation/test; the splits made here are
 seeded with ``DataConfig.data_seed``, so every run of a study sees the same examples and ``--seed``
@@ -12,6 +13,7 @@ Importing this module is cheap: TensorFlow and TFDS are imported where they are 
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -100,6 +102,47 @@ def _digits(_: str, config: DataConfig):
     return (x, bunch.target.astype("int64")), None, None, 10
 
 
+def _mnist1d(_: str, config: DataConfig):
+    """MNIST-1D (Greydanus 2020): 40-sample 1-D signals of 10 digit templates, made by its published
+    generator; cached on disk, since making 20000 examples takes seconds."""
+    path = cache_dir() / f"mnist1d-{config.mnist1d_samples}-seed{config.data_seed}.npz"
+    if not path.is_file():
+        from kerasbatch.store import make_dir, write_npz
+
+        made = _generate_mnist1d(config.mnist1d_samples, config.data_seed)
+        make_dir(path.parent)
+        write_npz(path, **made)
+    with np.load(path) as arrays:
+        train = (arrays["x_train"], arrays["y_train"])
+        test = (arrays["x_test"], arrays["y_test"])
+    return train, None, test, 10
+
+
+def _generate_mnist1d(samples: int, seed: int) -> dict[str, np.ndarray]:
+    import random
+
+    from mnist1d.data import get_dataset_args, make_dataset
+
+    args = get_dataset_args()
+    args.num_samples, args.seed = samples, seed
+    # The generator seeds numpy's and Python's global generators: borrow them and give them back.
+    numpy_state, python_state = np.random.get_state(), random.getstate()
+    try:
+        made = make_dataset(args)
+    finally:
+        np.random.set_state(numpy_state)
+        random.setstate(python_state)
+    return {"x_train": made["x"].astype("float32"), "y_train": made["y"].astype("int64"),
+            "x_test": made["x_test"].astype("float32"), "y_test": made["y_test"].astype("int64")}
+
+
+def cache_dir() -> Path:
+    """Where generated sets are kept: ``$KERASBATCH_CACHE``, else the user's cache folder."""
+    from platformdirs import user_cache_dir
+
+    return Path(os.environ.get("KERASBATCH_CACHE") or user_cache_dir("kerasbatch"))
+
+
 def _tfds(name: str, config: DataConfig):
     from kerasbatch.tfds_source import load_tfds
 
@@ -182,6 +225,7 @@ class DatasetEntry:
 DATASETS: dict[str, DatasetEntry] = {
     "dots": DatasetEntry("dots", _dots),
     "digits": DatasetEntry("digits", _digits),
+    "mnist1d": DatasetEntry("mnist1d", _mnist1d),
     "tfds": DatasetEntry("tfds:NAME", _tfds),
     "npz": DatasetEntry("npz:PATH", _npz),
 }

@@ -82,6 +82,13 @@ def write_text(path: str | Path, text: str) -> None:
             os.fsync(fh.fileno())
 
 
+def write_npz(path: str | Path, **arrays: Any) -> None:
+    import numpy as np
+
+    with atomic_path(path) as tmp:
+        np.savez(tmp, **arrays)
+
+
 def write_json(path: str | Path, data: Any) -> None:
     write_text(path, json.dumps(to_json(data), indent=2, sort_keys=False) + "\n")
 

@@ -132,3 +132,23 @@ def test_npz_arrays_are_checked_before_training(tmp_path, changes, message):
 def test_integral_float_labels_are_accepted(tmp_path):
     ds = data.load(_npz_with(tmp_path, y_train=(np.arange(40) % 3).astype("float32")))
     assert ds.num_classes == 3 and ds.y_train.dtype == np.int64
+
+
+def test_mnist1d_is_generated_once_into_the_cache_and_leaves_global_rngs_alone(tmp_path, monkeypatch):
+    import random
+
+    monkeypatch.setenv("KERASBATCH_CACHE", str(tmp_path))
+    np.random.seed(123)
+    random.seed(123)
+    before = (np.random.get_state()[1].copy(), random.getstate())
+    ds = data.load(DataConfig(dataset="mnist1d", mnist1d_samples=300, val_fraction=0.25))
+    assert np.array_equal(np.random.get_state()[1], before[0]) and random.getstate() == before[1]
+    assert ds.input_shape == (40,) and ds.num_classes == 10
+    assert (len(ds.x_train), len(ds.x_val), len(ds.x_test)) == (180, 60, 60)  # 0.8 train by the generator
+    assert set(np.unique(ds.y_train)) == set(range(10)) and ds.x_train.dtype == np.float32
+    cached = tmp_path / "mnist1d-300-seed0.npz"
+    assert cached.is_file()
+    monkeypatch.setattr(data, "_generate_mnist1d", lambda *a: pytest.fail("generated twice"))
+    again = data.load(DataConfig(dataset="mnist1d", mnist1d_samples=300, val_fraction=0.2))
+    assert np.array_equal(np.sort(np.concatenate([again.y_train, again.y_val])),
+                          np.sort(np.concatenate([ds.y_train, ds.y_val])))

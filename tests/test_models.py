@@ -39,7 +39,7 @@ def test_every_registry_entry_names_an_importable_builder_and_real_options():
 
     from kerasbatch.config import ModelConfig
 
-    assert MODEL_NAMES == ("logreg", "mlp", "cnn", "resnet20", "resnet32", "resnet56")
+    assert MODEL_NAMES == ("logreg", "mlp", "cnn", "cnn1d", "resnet20", "resnet32", "resnet56")
     fields = {f.name for f in dataclasses.fields(ModelConfig)}
     for name, entry in MODELS.items():
         module, function = entry.factory.split(":")

@@ -41,6 +41,7 @@ MODELS: dict[str, ModelEntry] = {
     "logreg": ModelEntry("kerasbatch.models.simple:logreg"),
     "mlp": ModelEntry("kerasbatch.models.simple:mlp", options=("widths", "dropout")),
     "cnn": ModelEntry("kerasbatch.models.simple:cnn", image_input=True, options=("dropout",)),
+    "cnn1d": ModelEntry("kerasbatch.models.simple:cnn1d", options=("dropout",)),
     "resnet20": ModelEntry("kerasbatch.models.resnet:resnet20", image_input=True),
     "resnet32": ModelEntry("kerasbatch.models.resnet:resnet32", image_input=True),
     "resnet56": ModelEntry("kerasbatch.models.resnet:resnet56", image_input=True),

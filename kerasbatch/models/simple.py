@@ -1,4 +1,4 @@
-"""Small classifiers: logistic regression, a multilayer perceptron and an MNIST-class convnet.
+"""Small classifiers: logistic regression, a multilayer perceptron, an MNIST-class convnet and a 1-D convnet.
 
 Each returns an uncompiled ``keras.Model`` ending in a float32 softmax, built under the global
 dtype policy active at call time.
@@ -6,6 +6,7 @@ dtype policy active at call time.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import keras
@@ -81,3 +82,29 @@ def cnn(input_shape: Sequence[int], num_classes: int, dropout: float = 0.0) -> k
     x = layers.Dense(128, activation="relu", name="dense")(x)
     x = layers.Dense(num_classes, name="logits")(x)
     return keras.Model(inputs, _softmax(x), name="cnn")
+
+
+def cnn1d(input_shape: Sequence[int], num_classes: int, dropout: float = 0.0) -> keras.Model:
+    """The small 1-D convnet of MNIST-1D (Greydanus 2020; about 94% test accuracy there).
+
+    Three Conv1D(25, 5, stride 2, ReLU) layers → flatten → [dropout] → Dense(num_classes) → softmax.
+    (length, channels) input is used as is; any other shape is read as one channel of all its values.
+
+    Args:
+        input_shape: ``(length,)`` or ``(length, channels)``; other shapes are flattened.
+        num_classes: number of output classes.
+        dropout: rate of the dropout before the dense head; 0 adds no dropout layer.
+
+    Example:
+        >>> cnn1d((40,), 10).count_params()
+        7710
+    """
+    inputs = keras.Input(shape=tuple(input_shape))
+    x = inputs if len(input_shape) == 2 else layers.Reshape((math.prod(input_shape), 1))(inputs)
+    for i in range(1, 4):
+        x = layers.Conv1D(25, 5, strides=2, padding="same", activation="relu", name=f"conv{i}")(x)
+    x = layers.Flatten()(x)
+    if dropout > 0:
+        x = layers.Dropout(dropout, name="dropout")(x)
+    x = layers.Dense(num_classes, name="logits")(x)
+    return keras.Model(inputs, _softmax(x), name="cnn1d")
