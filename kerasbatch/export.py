@@ -24,14 +24,13 @@ from typing import Any
 
 import keras
 import numpy as np
-import pandas as pd
 import tensorflow as tf
 
 from kerasbatch import __version__, data
-from kerasbatch.config import OBJECTIVES, RunConfig
+from kerasbatch.config import RunConfig
 from kerasbatch.errors import KerasbatchError
-from kerasbatch.store import CONFIG, MODEL, STUDY, SUMMARY, check_writable, make_dir, read_json, write_json
-from kerasbatch.tables import study_table
+from kerasbatch.store import CONFIG, MODEL, SUMMARY, check_writable, make_dir, read_json, write_json
+from kerasbatch.tables import best_run  # noqa: F401  (export --best picks with it; it lives with the tables)
 
 EXPORT_ROOT = Path("saved_models")
 SAVED_MODEL = "saved_model"
@@ -46,50 +45,9 @@ TOLERANCE = {"float32": 1e-5, "mixed_float16": 1e-2, "mixed_bfloat16": 1e-2}
 # ~2–3 digits); weights that failed to carry over would miss by far more than this.
 CONVERSION_TOLERANCE = 5e-2
 
-# What "best" means: metric name -> (summary column, direction).
-METRICS = {name: (objective.field, objective.direction) for name, objective in OBJECTIVES.items()}
-
 CARD_METRICS = ("best_val_accuracy", "final_val_accuracy", "test_accuracy", "test_loss", "train_accuracy",
                 "generalization_gap", "epochs_to_target", "steps_to_target", "examples_to_target",
                 "seconds_to_target", "samples_per_second", "train_seconds")
-
-
-def best_run(study_dir: str | Path, metric: str | None = None) -> Path:
-    """The folder of the study's best finished ``ok`` run.
-
-    Args:
-        study_dir: a study folder ``<out>/<study>``.
-        metric: ``val_accuracy`` (highest ``best_val_accuracy``) or ``seconds_to_target`` (fewest
-            seconds to the target; runs that never reached it are left out). By default a tune study's
-            objective, else ``val_accuracy``. Ties go to the smaller batch size.
-
-    Raises:
-        KerasbatchError: the metric is unknown, or no ok run has a value for it.
-    """
-    study_dir = Path(study_dir)
-    metric = metric or default_metric(study_dir)
-    if metric not in METRICS:
-        raise KerasbatchError(f"unknown metric {metric!r}; choose one of {', '.join(METRICS)}")
-    column, direction = METRICS[metric]
-    table = study_table(study_dir)
-    ok = table[table["status"] == "ok"]
-    if ok.empty:
-        raise KerasbatchError(f"no ok run in {str(study_dir)!r} to export: every run failed")
-    # Runs without a value (never reached the target) drop out; Int64 gaps become NaN first.
-    values = pd.to_numeric(ok[column], errors="coerce").astype(float).dropna() if column in ok else ok.iloc[:0]
-    if values.empty:
-        raise KerasbatchError(f"no ok run in {str(study_dir)!r} has a {column} to rank by")
-    best = values.idxmax() if direction == "max" else values.idxmin()
-    return study_dir / str(ok.loc[best, "run_id"])
-
-
-def default_metric(study_dir: str | Path) -> str:
-    """A tune study's objective (what its search ranked the trials by), else ``val_accuracy``."""
-    path = Path(study_dir) / STUDY
-    manifest = read_json(path) if path.is_file() else {}
-    if manifest.get("kind") == "tune":
-        return (manifest.get("settings") or {}).get("objective") or "val_accuracy"
-    return "val_accuracy"
 
 
 def export_run(run_dir: str | Path, to: str | Path | None = None, *, dtype: str | None = None,

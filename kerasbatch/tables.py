@@ -10,8 +10,9 @@ from typing import Iterable
 
 import pandas as pd
 
+from kerasbatch.config import OBJECTIVES
 from kerasbatch.errors import KerasbatchError
-from kerasbatch.store import Store
+from kerasbatch.store import STUDY, Store, read_json
 
 FORMATS = ("markdown", "csv", "html", "json", "latex")
 
@@ -27,11 +28,20 @@ LEADING_COLUMNS = (
     *_COST_AND_DIAGNOSTICS,
 )
 
-# A narrower view for the terminal, printed at the end of a sweep or search.
-KEY_COLUMNS = (
-    "batch_size", "status", "learning_rate", "best_val_accuracy", "final_val_accuracy", "epochs_to_target",
-    "seconds_to_target", *_COST_AND_DIAGNOSTICS,
-)
+# The compact view: what a sweep or search prints at its end and ``compare`` shows by default, as
+# column -> short header, so that a dozen columns fit in 120 characters of terminal.
+KEY_VIEW = {
+    "trial_id": "trial", "run_id": "run", "batch_size": "batch", "status": "status", "learning_rate": "lr",
+    "best_val_accuracy": "best acc", "final_val_accuracy": "final acc", "epochs_to_target": "ep to target",
+    "seconds_to_target": "s to target", "samples_per_second": "samples/s", "gns": "gns",
+}
+# What goes first when a table with unusually wide cells would still be too wide.
+_DROP_FIRST = ("run_id", "final_val_accuracy", "epochs_to_target", "samples_per_second", "learning_rate",
+               "seconds_to_target", "gns", "trial_id")
+MAX_WIDTH = 120
+
+# What "best" means: metric name -> (summary column, direction).
+METRICS = {name: (objective.field, objective.direction) for name, objective in OBJECTIVES.items()}
 
 # Nested or long-text summary fields that do not belong in a table cell.
 _SKIP = {"traceback", "config", "hyperparameters", "kerasbatch_version", "tensorflow_version", "keras_version"}
@@ -67,23 +77,90 @@ def select_columns(frame: pd.DataFrame, columns: Iterable[str]) -> pd.DataFrame:
     return frame[columns]
 
 
+def key_view(frame: pd.DataFrame) -> pd.DataFrame:
+    """The compact view of ``frame``: the :data:`KEY_VIEW` columns that hold a value in some row.
+
+    ``run_id`` is kept only when it says more than the batch size (runs named other than ``bs<B>``,
+    and no tuner trial ids to tell the rows apart).
+    """
+    columns = [c for c in KEY_VIEW if c in frame.columns and frame[c].notna().any()]
+    if "run_id" in columns and ("trial_id" in columns or "batch_size" in frame.columns
+                                and (frame["run_id"] == "bs" + frame["batch_size"].astype(str)).all()):
+        columns.remove("run_id")
+    return frame[columns]
+
+
+def render_key(frame: pd.DataFrame, width: int = MAX_WIDTH) -> str:
+    """The compact view as a markdown table with short headers, no line wider than ``width``.
+
+    Should unusual cells (a long run id) make it wider, columns go in :data:`_DROP_FIRST` order.
+    """
+    view = key_view(frame)
+    while True:
+        text = render(view.rename(columns=KEY_VIEW), "markdown")
+        droppable = [c for c in _DROP_FIRST if c in view.columns]
+        if max(map(len, text.splitlines())) <= width or not droppable:
+            return text
+        view = view.drop(columns=droppable[0])
+
+
 def render(frame: pd.DataFrame, fmt: str = "markdown") -> str:
-    """The table as text in one of ``FORMATS``."""
+    """The table as text in one of ``FORMATS``; a missing value is an empty cell (``--`` in LaTeX)."""
     if fmt == "markdown":
-        # tabulate leaves None cells empty but prints NaN and <NA> literally.
-        cells = frame.astype(object).where(frame.notna(), None)
-        return cells.to_markdown(index=False, floatfmt=_float_formats(frame), missingval="")
+        return _cells(frame, None).to_markdown(index=False, floatfmt=_float_formats(frame), missingval="")
     if fmt == "csv":
         return frame.to_csv(index=False)
     if fmt == "html":
-        # Nullable integer columns print <NA> whatever na_rep says, unless they become objects first.
-        cells = frame.astype(object).where(frame.notna(), None)
-        return cells.to_html(index=False, float_format=lambda v: f"{v:.4g}", na_rep="", border=0)
+        return _cells(frame, "").to_html(index=False, float_format=lambda v: f"{v:.4g}", border=0)
     if fmt == "json":
         return frame.to_json(orient="records", indent=2)
     if fmt == "latex":
-        return frame.to_latex(index=False, float_format="%.4g", na_rep="--")
+        return _cells(frame, "--").to_latex(index=False, float_format="%.4g")
     raise KerasbatchError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+
+
+def _cells(frame: pd.DataFrame, missing: str | None) -> pd.DataFrame:
+    """Missing values as ``missing``: left alone, pandas and tabulate print ``None``, ``nan`` or ``<NA>``
+    depending on the column's type (tabulate leaves ``None`` cells empty)."""
+    return frame.astype(object).where(frame.notna(), missing)
+
+
+def default_metric(study_dir: str | Path) -> str:
+    """A tune study's objective (what its search ranked the trials by), else ``val_accuracy``."""
+    path = Path(study_dir) / STUDY
+    manifest = read_json(path) if path.is_file() else {}
+    if manifest.get("kind") == "tune":
+        return (manifest.get("settings") or {}).get("objective") or "val_accuracy"
+    return "val_accuracy"
+
+
+def best_run(study_dir: str | Path, metric: str | None = None) -> Path:
+    """The folder of the study's best finished ``ok`` run.
+
+    Args:
+        study_dir: a study folder ``<out>/<study>``.
+        metric: ``val_accuracy`` (highest ``best_val_accuracy``) or ``seconds_to_target`` (fewest
+            seconds to the target; runs that never reached it are left out). By default a tune study's
+            objective, else ``val_accuracy``. Ties go to the smaller batch size.
+
+    Raises:
+        KerasbatchError: the metric is unknown, or no ok run has a value for it.
+    """
+    study_dir = Path(study_dir)
+    metric = metric or default_metric(study_dir)
+    if metric not in OBJECTIVES:
+        raise KerasbatchError(f"unknown metric {metric!r}; choose one of {', '.join(OBJECTIVES)}")
+    column, direction = OBJECTIVES[metric].field, OBJECTIVES[metric].direction
+    table = study_table(study_dir)
+    ok = table[table["status"] == "ok"]
+    if ok.empty:
+        raise KerasbatchError(f"no ok run in {str(study_dir)!r}: every run failed")
+    # Runs without a value (never reached the target) drop out; Int64 gaps become NaN first.
+    values = pd.to_numeric(ok[column], errors="coerce").astype(float).dropna() if column in ok else ok.iloc[:0]
+    if values.empty:
+        raise KerasbatchError(f"no ok run in {str(study_dir)!r} has a {column} to rank by")
+    best = values.idxmax() if direction == "max" else values.idxmin()
+    return study_dir / str(ok.loc[best, "run_id"])
 
 
 def _float_formats(frame: pd.DataFrame) -> list[str]:
