@@ -6,6 +6,7 @@ train import it when they run. Every user mistake ends as one ``error: …`` lin
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import sys
@@ -79,7 +80,9 @@ STORE_OPTIONS = [
                  help="YAML file of settings (keys are these option names); flags win over it."),
     _opt("--out", "Folder of studies. [default: runs]"),
     _opt("--study", "Study name (a folder under --out). [default: DATASET-MODEL]"),
-    click.option("--quiet", is_flag=True, default=None, help="No progress output."),
+    click.option("--quiet", is_flag=True, default=None, help="Print only the table, no progress."),
+    click.option("--verbose", is_flag=True, default=None,
+                 help="Keras's own line per epoch, with every metric, instead of the progress display."),
 ]
 
 
@@ -129,6 +132,27 @@ def _progress(quiet: bool) -> Callable[[str], None] | None:
     return None if quiet else (lambda line: click.echo(line, err=True))
 
 
+def _output(settings: dict[str, Any]) -> tuple[bool, bool]:
+    """``(quiet, verbose)``, which exclude each other."""
+    quiet, verbose = bool(settings.get("quiet")), bool(settings.get("verbose"))
+    if quiet and verbose:
+        raise click.UsageError("--quiet and --verbose exclude each other")
+    return quiet, verbose
+
+
+def _display(settings: dict[str, Any], runs: int):
+    """The progress display of a command that trains ``runs`` runs, or ``None`` with ``--quiet``.
+
+    Live on a terminal, plain lines elsewhere; beside Keras's own epoch lines with ``--verbose``.
+    TensorFlow is imported here, with its load-time chatter kept off the console.
+    """
+    from kerasbatch.progress import StudyProgress, import_tensorflow_quietly
+
+    quiet, verbose = _output(settings)
+    import_tensorflow_quietly()
+    return None if quiet else StudyProgress(runs, live=False if verbose else None, epoch_lines=not verbose)
+
+
 # What the group's options set for the command that runs; read again by ``run`` once click has returned.
 _session = {"debug": False}
 
@@ -154,12 +178,15 @@ def cli(debug: bool) -> None:
 def train(**params: Any) -> int:
     """Train one run and store it."""
     settings = _settings(params, set(params) - {"config_file"})
+    _output(settings)
     run = _run_config({k: v for k, v in settings.items() if k != "run_id"})
     store = _store(settings, run)
-    from kerasbatch import train as train_api
+    progress = _display(settings, runs=1)
+    from kerasbatch.sweep import tracked_run
 
-    result = train_api.run(run, store, settings.get("run_id"), verbose=0 if settings.get("quiet") else 2)
-    click.echo(train_api.describe(result), err=True)
+    with progress or contextlib.nullcontext():
+        result = tracked_run(run, store, progress, run_id=settings.get("run_id"),
+                             verbose=2 if settings.get("verbose") else 0)
     _print_table(store.study_dir, run_ids=[result.run_id])
     return 0 if result.ok else 1
 
@@ -172,15 +199,17 @@ def train(**params: Any) -> int:
 def sweep(**params: Any) -> int:
     """Train one run per batch size, all else equal, and print the comparison table."""
     settings = _settings(params, set(params) - {"config_file"})
+    _output(settings)
     sizes = settings.pop("batch_sizes", None)
     sizes = checks.parse_int_list("batch_sizes", sizes) if isinstance(sizes, (str, int)) else sizes
     run = _run_config(settings)
     config = cfg.SweepConfig(run=run, batch_sizes=sizes or cfg.DEFAULT_BATCH_SIZES)
     store = _store(settings, run)
+    progress = _display(settings, runs=len(config.batch_sizes))
     from kerasbatch.sweep import sweep as sweep_api
 
-    quiet = bool(settings.get("quiet"))
-    results = sweep_api(config, store, progress=_progress(quiet), verbose=0 if quiet else 2)
+    with progress or contextlib.nullcontext():
+        results = sweep_api(config, store, progress=progress, verbose=2 if settings.get("verbose") else 0)
     _print_table(store.study_dir, run_ids=[r.run_id for r in results])
     return 0 if all(r.ok for r in results) else 1
 
@@ -218,8 +247,8 @@ def tune(**params: Any) -> int:
     store = _store(settings, run, suffix="-tune")
     from kerasbatch.tune import tune as tune_api
 
-    quiet = bool(settings.get("quiet"))
-    results = tune_api(config, store, progress=_progress(quiet), verbose=0 if quiet else 2)
+    quiet, verbose = _output(settings)
+    results = tune_api(config, store, progress=_progress(quiet), verbose=2 if verbose else 0)
     if results:
         _print_table(store.study_dir, run_ids=[r.run_id for r in results])
     return 0 if all(r.ok for r in results) else 1
@@ -273,7 +302,9 @@ def report(study_dir: str, output: str | None) -> int:
               default="markdown", show_default=True, help="Table format.")
 @click.option("--output", type=click.Path(), default=None, help="Write to this file instead of stdout.")
 @click.option("--sort", default=None, help="Column to sort by. [default: batch_size]")
-@click.option("--columns", default=None, help="Comma-separated columns to show, in order.")
+@click.option("--columns", default=None,
+              help="key (the compact view a sweep prints), all, or comma-separated column names in order. "
+                   "[default: key for markdown, all for the other formats]")
 def compare(study_dir: str, fmt: str, output: str | None, sort: str | None, columns: str | None) -> int:
     """Compare the finished runs of a study: one row per run."""
     from kerasbatch import tables
@@ -283,9 +314,13 @@ def compare(study_dir: str, fmt: str, output: str | None, sort: str | None, colu
     if sort:
         tables.select_columns(frame, [sort])
         frame = frame.sort_values(sort, kind="stable")
-    if columns:
-        frame = tables.select_columns(frame, [c.strip() for c in columns.split(",") if c.strip()])
-    text = tables.render(frame, fmt)
+    columns = columns or ("key" if fmt == "markdown" else "all")
+    if columns == "key":
+        text = tables.render_key(frame) if fmt == "markdown" else tables.render(tables.key_view(frame), fmt)
+    else:
+        if columns != "all":
+            frame = tables.select_columns(frame, [c.strip() for c in columns.split(",") if c.strip()])
+        text = tables.render(frame, fmt)
     if output:
         write_text(output, text if text.endswith("\n") else text + "\n")
     else:
@@ -297,9 +332,7 @@ def _print_table(study_dir: Path, run_ids: list[str]) -> None:
     from kerasbatch import tables
 
     frame = tables.study_table(study_dir)
-    frame = frame[frame["run_id"].isin(run_ids)]
-    keep = [c for c in ("trial_id", *tables.KEY_COLUMNS) if c in frame.columns]
-    click.echo(tables.render(frame[keep], "markdown"))
+    click.echo(tables.render_key(frame[frame["run_id"].isin(run_ids)]))
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:

@@ -5,13 +5,10 @@ A sweep is safe to run again: finished runs are kept and skipped, an interrupted
 
 from __future__ import annotations
 
-from typing import Callable
-
 from kerasbatch import train
-from kerasbatch.config import SweepConfig
+from kerasbatch.config import RunConfig, SweepConfig
+from kerasbatch.progress import StudyProgress
 from kerasbatch.store import Store
-
-Progress = Callable[[str], None]
 
 
 def settings(config: SweepConfig) -> dict:
@@ -21,7 +18,8 @@ def settings(config: SweepConfig) -> dict:
     return shared
 
 
-def sweep(config: SweepConfig, store: Store, *, progress: Progress | None = None, verbose: int = 2) -> list[train.RunResult]:
+def sweep(config: SweepConfig, store: Store, *, progress: StudyProgress | None = None,
+          verbose: int = 0) -> list[train.RunResult]:
     """Train ``config.run`` at every batch size of ``config.batch_sizes`` into ``store``.
 
     Everything is checked (data, model, every batch size, the study's earlier settings) before the
@@ -30,8 +28,8 @@ def sweep(config: SweepConfig, store: Store, *, progress: Progress | None = None
     Args:
         config: the sweep.
         store: the study folder.
-        progress: called with one line per run (``[3/6] batch 128 …``); ``None`` for silence.
-        verbose: Keras's per-epoch progress inside each run (0 for none).
+        progress: the display to keep up to date (run i/N, epoch, one line per run); ``None`` for silence.
+        verbose: Keras's own per-epoch output inside each run (0 for none, 2 for a line per epoch).
     """
     runs = config.runs()
     for index, run_config in enumerate(runs):
@@ -40,12 +38,22 @@ def sweep(config: SweepConfig, store: Store, *, progress: Progress | None = None
     store.claim_study("sweep", settings(config))
     results = []
     for index, run_config in enumerate(runs, start=1):
-        if progress is not None and not store.is_complete(train.run_id_for(run_config)):
-            progress(f"[{index}/{len(runs)}] batch {run_config.batch_size}, lr {run_config.learning_rate:.4g} …")
-        result = train.run(run_config, store, verbose=verbose)
-        results.append(result)
-        if progress is not None:
-            progress(f"[{index}/{len(runs)}] {train.describe(result)}")
-        result.model = None  # let the model go: a sweep keeps summaries, not networks
+        results.append(tracked_run(run_config, store, progress, index=index, verbose=verbose))
+        results[-1].model = None  # let the model go: a sweep keeps summaries, not networks
     return results
 
+
+def tracked_run(config: RunConfig, store: Store, progress: StudyProgress | None, *, index: int = 1,
+                run_id: str | None = None, verbose: int = 0) -> train.RunResult:
+    """:func:`train.run` with ``progress`` kept up to date: the run started, each epoch, one line at the end
+    (or the stored run's line, when it had finished before)."""
+    if progress is None:
+        return train.run(config, store, run_id, verbose=verbose)
+    if store.is_complete(run_id or train.run_id_for(config)):
+        result = train.run(config, store, run_id, verbose=verbose)
+        progress.skip_run(index, train.describe(result))
+        return result
+    progress.start_run(index, config.batch_size, config.epochs, learning_rate=config.learning_rate)
+    result = train.run(config, store, run_id, verbose=verbose, callbacks=[progress.callback()])
+    progress.finish_run(train.describe(result))
+    return result

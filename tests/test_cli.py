@@ -125,7 +125,8 @@ def test_sweep_progress_lines(capsys, tmp_path):
     code, _, err = call(capsys, "sweep", *argv, "--batch-sizes", "16,32", "--out", str(tmp_path), "--study", "p")
     assert code == 0
     assert "[1/2] batch 16 ok, val_accuracy" in err and "[2/2] batch 32 ok" in err
-    _, out, err = call(capsys, "sweep", *argv, "--batch-sizes", "64", "--out", str(tmp_path), "--study", "p2")
+    _, out, err = call(capsys, "sweep", *argv, "--batch-sizes", "64", "--verbose", "--out", str(tmp_path),
+                       "--study", "p2")
     assert re.search(r"^\d+/\d+ - .* - val_accuracy: ", out, re.M)  # Keras's own per-epoch line
 
 
@@ -146,7 +147,7 @@ def test_compare_formats_and_rerun_leaves_table_identical(capsys, digits_sweep):
     assert code == 0 and err.count("already done") == 2
     assert (store.study_dir / "bs32" / "summary.json").stat().st_mtime_ns == mtime
     assert call(capsys, "compare", str(store.study_dir), "--format", "csv")[1] == csv_text
-    for fmt, marker in (("markdown", "| run_id"), ("html", "<table"), ("latex", "\\begin{tabular}")):
+    for fmt, marker in (("markdown", "|   batch |"), ("html", "<table"), ("latex", "\\begin{tabular}")):
         assert marker in call(capsys, "compare", str(store.study_dir), "--format", fmt)[1]
     records = json.loads(call(capsys, "compare", str(store.study_dir), "--format", "json")[1])
     assert [r["batch_size"] for r in records] == [32, 256]

@@ -1,0 +1,294 @@
+"""The console of a sweep or a search: one progress display for the whole study, one line per run.
+
+On an interactive terminal one line is redrawn in place (with rich): run i/N, batch size, epoch,
+latest validation accuracy and gradient noise scale, a bar for the whole study, elapsed time and ETA.
+Anywhere else (CI logs, pipes, files) the same facts come as plain lines: when a run starts, at most
+once every ``every`` seconds while it trains, and when it ends. No line is wider than :data:`WIDTH`.
+
+TensorFlow-free: the Keras side is :class:`kerasbatch.callbacks.progress.ProgressFeed`, which feeds a
+:class:`StudyProgress` from inside ``fit``.
+
+Example::
+
+    with StudyProgress(total=2) as progress:
+        for index, size in enumerate((32, 256), start=1):
+            progress.start_run(index, size, epochs=3)
+            result = train.run(config.with_batch_size(size), store, callbacks=[progress.callback()])
+            progress.finish_run(train.describe(result))
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import sys
+import tempfile
+import time
+from typing import Any, Callable
+
+WIDTH = 120
+
+
+def clip(line: str, width: int = WIDTH) -> str:
+    """``line`` cut to ``width`` characters, with an ellipsis when it was longer."""
+    return line if len(line) <= width else line[: width - 1] + "…"
+
+
+def duration(seconds: float | None) -> str:
+    """``0:07``, ``12:05``, ``1:02:03``; ``–`` when unknown."""
+    if seconds is None or not math.isfinite(seconds):
+        return "–"
+    minutes, secs = divmod(int(round(seconds)), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def _stderr_line(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+class StudyProgress:
+    """Progress of ``total`` runs (a sweep's batch sizes, a search's trials), shown as they train.
+
+    Args:
+        total: how many runs the study will train or skip.
+        live: redraw one line in place; ``None`` decides by whether stderr is an interactive terminal.
+        epoch_lines: without the live line, also write a line about the current epoch at most every
+            ``every`` seconds (off when Keras prints its own epoch lines).
+        write: where plain lines go (default: stderr).
+        every: seconds between plain epoch lines.
+        clock: the time source (tests pass a fake one).
+    """
+
+    def __init__(self, total: int, *, live: bool | None = None, epoch_lines: bool = True,
+                 write: Callable[[str], None] | None = None, every: float = 30.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.total, self.epoch_lines, self.every, self.clock = total, epoch_lines, every, clock
+        self._write = write or _stderr_line
+        self._console = _live_console() if live is None or live else None
+        if live and self._console is None:
+            self._console = _live_console(force=True)
+        self._live = None
+        self._started = clock()
+        self._last_line = self._started
+        self._runs_left = total  # neither started nor skipped
+        self._epochs_per_run = 0  # of the latest run: the guess for the runs to come
+        self._done_units = 0.0  # epochs trained so far, all runs
+        self._train_seconds = 0.0  # time spent in those epochs
+        self._run: dict[str, Any] | None = None
+        self._ended = 0  # runs finished or skipped
+
+    # -- the study ---------------------------------------------------------------------------------
+    def __enter__(self) -> StudyProgress:
+        self._started = self._last_line = self.clock()
+        if self._console is not None:
+            from rich.live import Live
+
+            self._live = Live(console=self._console, get_renderable=self._renderable, transient=True,
+                              refresh_per_second=4, redirect_stdout=False, redirect_stderr=True)
+            self._live.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        if self._live is not None:
+            self._live.stop()
+            self._live = None
+
+    @property
+    def is_live(self) -> bool:
+        return self._live is not None
+
+    def note(self, line: str) -> None:
+        """A line about the study (not about one epoch), shown above the live line or written plain."""
+        line = clip(line)
+        if self._live is not None:
+            self._live.console.print(line, markup=False, highlight=False, soft_wrap=True)
+        else:
+            self._write(line)
+            self._last_line = self.clock()
+
+    # -- one run -----------------------------------------------------------------------------------
+    def start_run(self, index: int, batch_size: int, epochs: int, *, learning_rate: float | None = None,
+                  label: str | None = None) -> None:
+        """Run ``index`` (from 1) is about to train ``epochs`` epochs at ``batch_size``.
+
+        Its plain start line waits for ``fit`` to begin, so that a run refused before it trains (a
+        bad dataset or model) leaves only the error.
+        """
+        self._runs_left = max(self._runs_left - 1, 0)
+        self._epochs_per_run = epochs
+        rate = f", lr {learning_rate:.4g}" if learning_rate is not None else ""
+        label = label or f"[{index}/{self.total}]"
+        self._run = {"label": label, "start_line": f"{label} batch {batch_size}{rate} …", "batch_size": batch_size,
+                     "epochs": epochs, "epoch": 0, "step": 0, "steps": None, "val_accuracy": None,
+                     "gns": None, "began": None}
+
+    def skip_run(self, index: int, line: str, *, label: str | None = None) -> None:
+        """Run ``index`` needs no training (it is in the store already): its line, and no time in the ETA."""
+        self._runs_left = max(self._runs_left - 1, 0)
+        self._ended += 1
+        self.note(f"{label or f'[{index}/{self.total}]'} {line}")
+
+    def finish_run(self, line: str) -> None:
+        """The run has ended (however it ended): write its one line."""
+        run, self._run = self._run, None
+        self._ended += 1
+        if run is not None:
+            self._settle(run)
+        self.note(f"{run['label']} {line}" if run else line)
+
+    def callback(self):
+        """A Keras callback that feeds this display from inside ``fit`` (imports Keras)."""
+        from kerasbatch.callbacks.progress import ProgressFeed
+
+        return ProgressFeed(self)
+
+    # -- fed by the Keras callback -------------------------------------------------------------------
+    def train_begin(self, steps: int | None) -> None:
+        if self._run is not None:
+            self._run.update(steps=steps, began=self.clock())
+            if self._live is None:
+                self.note(self._run["start_line"])
+
+    def batch_end(self, step: int) -> None:
+        if self._run is not None:
+            self._run["step"] = step
+
+    def epoch_end(self, epoch: int, logs: dict[str, Any]) -> None:
+        """Epoch ``epoch`` (from 0, as Keras counts) ended with these logs."""
+        run = self._run
+        if run is None:
+            return
+        run.update(epoch=epoch + 1, step=0)
+        for key in ("val_accuracy", "gns"):
+            value = _number(logs.get(key))
+            if value is not None:
+                run[key] = value
+        if self._live is None and self.epoch_lines and self.clock() - self._last_line >= self.every:
+            self.note(self.status_line())
+
+    # -- what is shown --------------------------------------------------------------------------------
+    def status_line(self) -> str:
+        """``[1/2] batch 32: epoch 2/3, val acc 0.903, gns 99.2, elapsed 0:12, ETA 0:05``."""
+        times = f"elapsed {duration(self.elapsed())}, ETA {duration(self.eta())}"
+        return clip(f"{self._run_facts()}, {times}" if self._run else times)
+
+    def _run_facts(self) -> str:
+        run = self._run
+        if run is None:
+            return f"{self._ended}/{self.total} runs done" if self._ended else "starting …"
+        # The epoch under way, or the one just ended until the next one takes its first step.
+        epoch = run["epoch"] if run["step"] == 0 and run["epoch"] > 0 else min(run["epoch"] + 1, run["epochs"])
+        parts = [f"epoch {epoch}/{run['epochs']}"]
+        if run["val_accuracy"] is not None:
+            parts.append(f"val acc {run['val_accuracy']:.3f}")
+        if run["gns"] is not None:
+            parts.append(f"gns {run['gns']:.3g}")
+        return f"{run['label']} batch {run['batch_size']}: " + ", ".join(parts)
+
+    def elapsed(self) -> float:
+        return self.clock() - self._started
+
+    def fraction(self) -> float:
+        """Share of the study's epochs trained so far (0 to 1), counting the current epoch's steps."""
+        done = self._done_units + self._run_units()
+        left = self._units_left()
+        return done / (done + left) if done + left > 0 else 0.0
+
+    def eta(self) -> float | None:
+        """Seconds until the study ends, at the pace of the epochs trained so far; ``None`` before one."""
+        done = self._done_units + self._run_units()
+        if done <= 0:
+            return None
+        run = self._run
+        spent = self._train_seconds + (self.clock() - run["began"] if run and run["began"] is not None else 0.0)
+        return spent / done * self._units_left()
+
+    def _run_units(self) -> float:
+        run = self._run
+        if run is None:
+            return 0.0
+        part = run["step"] / run["steps"] if run["steps"] else 0.0
+        return run["epoch"] + min(part, 1.0)
+
+    def _units_left(self) -> float:
+        """Epochs still to train: the rest of this run, and as many as it has for each run to come."""
+        here = self._run["epochs"] - self._run_units() if self._run else 0.0
+        return max(here, 0.0) + self._runs_left * self._epochs_per_run
+
+    def _settle(self, run: dict[str, Any]) -> None:
+        """Book a finished run's epochs and time; a run that stopped early simply trained fewer."""
+        self._done_units += run["epoch"]
+        if run["began"] is not None:
+            self._train_seconds += self.clock() - run["began"]
+
+    def _renderable(self):
+        from rich.progress_bar import ProgressBar
+        from rich.table import Table
+
+        grid = Table.grid(padding=(0, 1))
+        grid.add_row(self._run_facts(), ProgressBar(total=1.0, completed=self.fraction(), width=20),
+                     f"{duration(self.elapsed())} elapsed, ETA {duration(self.eta())}")
+        return grid
+
+
+# What TensorFlow's C++ side prints while it loads, before its logging honours TF_CPP_MIN_LOG_LEVEL:
+# absl's notice, INFO and WARNING lines (oneDNN, CUDA stubs), and on a machine without a GPU the
+# failed driver probe. Lines of 200 characters that tell a user nothing they can act on.
+_PREAMBLE = "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR"
+_INFO_OR_WARNING = re.compile(r"^[IW]\d{4} ")
+_NO_GPU = re.compile(r"^E\d{4} .*failed call to cuInit")
+
+
+def import_tensorflow_quietly() -> None:
+    """Import TensorFlow (and look for GPUs) with its load-time chatter kept off stderr.
+
+    Anything else it writes there (a real error) is passed on, and all of it when the import fails.
+    """
+    if "tensorflow" in sys.modules:
+        return
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (AttributeError, OSError, ValueError):  # no file descriptor 2 to borrow
+        import tensorflow  # noqa: F401
+        return
+    gpus: list = []
+    with tempfile.TemporaryFile() as capture:
+        os.dup2(capture.fileno(), 2)
+        try:
+            import tensorflow as tf
+
+            gpus = tf.config.list_physical_devices("GPU")
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            capture.seek(0)
+            text = capture.read().decode(errors="replace")
+            failed = "tensorflow" not in sys.modules
+            kept = [line for line in text.splitlines() if failed or not _chatter(line, bool(gpus))]
+            if kept:
+                print("\n".join(kept), file=sys.stderr, flush=True)
+
+
+def _chatter(line: str, have_gpu: bool) -> bool:
+    return line == _PREAMBLE or bool(_INFO_OR_WARNING.match(line)) or (not have_gpu and bool(_NO_GPU.match(line)))
+
+
+def _live_console(force: bool = False):
+    """A rich console on stderr at most :data:`WIDTH` wide, or ``None`` when stderr is no terminal."""
+    from rich.console import Console
+
+    console = Console(stderr=True, force_terminal=True if force else None)
+    if not (force or console.is_interactive):
+        return None
+    return Console(stderr=True, force_terminal=True if force else None, width=min(console.width, WIDTH))
+
+
+def _number(value: Any) -> float | None:
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return None
+    return value if math.isfinite(value) else None
