@@ -34,3 +34,32 @@ def wrong_signature(shape, classes):
 def boom(input_shape, num_classes):
     """A builder with a bug of its own."""
     raise RuntimeError("boom")
+
+
+class _FailAtBatch(keras.layers.Layer):
+    """Passes its input through, but a batch of ``oom_at`` examples raises an out-of-memory error and
+    one of ``kill_at`` ends the process as the kernel's out-of-memory killer would."""
+
+    def __init__(self, oom_at, kill_at, **kwargs):
+        super().__init__(**kwargs)
+        self.oom_at, self.kill_at = oom_at, kill_at
+
+    def call(self, x):
+        import os
+        import signal
+
+        import tensorflow as tf
+
+        if x.shape[0] == self.kill_at:
+            os.kill(os.getpid(), signal.SIGKILL)
+        if x.shape[0] == self.oom_at:
+            raise tf.errors.ResourceExhaustedError(None, None, f"injected: batch {self.oom_at} does not fit")
+        return x
+
+
+def fails_at_64_and_256(input_shape, num_classes):
+    """``tiny`` that is killed at batch 64 and runs out of memory at batch 256."""
+    inputs = keras.Input(shape=tuple(input_shape))
+    x = _FailAtBatch(oom_at=256, kill_at=64)(keras.layers.Flatten()(inputs))
+    outputs = keras.layers.Dense(num_classes, activation="softmax")(x)
+    return keras.Model(inputs, outputs, name="fails")

@@ -1,0 +1,49 @@
+"""The hardware profile: measured sizes, sizes that do not fit, and the largest batch that fits."""
+
+import json
+
+import pytest
+
+from kerasbatch.config import DataConfig, ModelConfig, RunConfig
+from kerasbatch.profile import Profile, ProfileConfig, profile, read_profile
+from kerasbatch.store import Store
+
+DIGITS = RunConfig(data=DataConfig(dataset="digits"), model=ModelConfig(name="logreg"), precision="float32")
+
+
+def test_sizes_that_do_not_fit_are_oom_the_others_complete_and_max_bisects_between(tmp_path):
+    run = RunConfig(data=DataConfig(dataset="digits"), model=ModelConfig(name="tests.user_models:fails_at_64_and_256"),
+                    precision="float32")
+    lines = []
+    result = profile(ProfileConfig(run=run, batch_sizes=(32, 64, 128, 256), find_max=True, warmup_steps=1,
+                                   timed_steps=3), Store(tmp_path, "p"), progress=lines.append)
+    status = {r["batch_size"]: r["status"] for r in result.rows}
+    # 64 is killed, 256 raises out-of-memory; 128 fits, so bisection on multiples of 8 tries 192, 224,
+    # 240 and 248, which all fit.
+    assert status == {32: "ok", 64: "oom", 128: "ok", 192: "ok", 224: "ok", 240: "ok", 248: "ok", 256: "oom"}
+    assert result.max_batch_size == 248 and result.max_reason == "256 does not fit"
+    assert all(r["error"] for r in result.rows if r["status"] == "oom")
+    assert result.children == 3  # a fresh child after each size that did not fit
+    assert all(r["samples_per_second"] > 0 and r["step_time_p90"] >= r["step_time_median"] > 0
+               for r in result.rows if r["status"] == "ok")
+    assert lines[:2] == [lines[0], "batch 64: oom"] and lines[0].startswith("batch 32: ") and len(lines) == 8
+    saved = json.loads((tmp_path / "p" / "profile.json").read_text())
+    assert [r["batch_size"] for r in saved["rows"]] == sorted(status)
+    assert read_profile(tmp_path / "p").rows == result.rows
+
+
+def test_find_max_doubles_then_stops_at_the_training_set(tmp_path):
+    result = profile(ProfileConfig(run=DIGITS, batch_sizes=(256,), find_max=True, warmup_steps=1, timed_steps=2))
+    # digits: 1797 examples, 20 % test and 10 % of the rest for validation leave 1294 to train on.
+    assert [r["batch_size"] for r in result.rows] == [256, 512, 1024, 1294]
+    assert result.max_batch_size == 1294 and "1294 examples" in result.max_reason
+    assert result.children == 1 and result.startup_seconds > 0
+
+
+def test_step_time_interpolates_log_log_between_measured_sizes():
+    rows = [{"batch_size": 32, "status": "ok", "step_time_median": 0.01},
+            {"batch_size": 128, "status": "ok", "step_time_median": 0.04},
+            {"batch_size": 512, "status": "oom"}]
+    measured = Profile(rows=rows, max_batch_size=128, max_reason="", seconds=1, startup_seconds=1, children=1)
+    assert measured.step_time(64) == pytest.approx(0.02)
+    assert measured.step_time(32) == pytest.approx(0.01)
