@@ -1,0 +1,67 @@
+"""The learner's arithmetic on synthetic curves with a known optimum, and the noise scale's error bar."""
+
+import math
+
+import numpy as np
+import pytest
+
+from kerasbatch.suggest import best_batch, candidate_sizes, noise_from_history, predict, ratio_with_error
+
+# Step time = overhead + per-example cost; with B_noise = 400 the time to target
+# (1 + 400/B)(a + cB) is least at B* = sqrt(400 a / c) = 400.
+A, C, B_NOISE = 0.004, 1e-5, 400.0
+
+
+def step_times(sizes):
+    return {b: A + C * b for b in sizes}
+
+
+def test_the_suggestion_is_the_known_optimum_when_it_is_a_candidate():
+    assert best_batch(B_NOISE, step_times([8, 32, 128, 200, 400, 800, 1600])) == 400
+
+
+def test_among_doubling_candidates_the_nearest_in_time_wins_and_the_curve_is_reported():
+    got = predict(B_NOISE, (300.0, 530.0), step_times(candidate_sizes(2048, 32)), base_batch=32, base_lr=0.1,
+                  baseline_batch=32)
+    # T(256) = 2.5625 × 6.56 ms = 16.8 ms; T(512) = 1.78125 × 9.12 ms = 16.2 ms: 512 is the faster.
+    assert got["batch_size"] == 512
+    assert got["batch_size_interval"] == (256, 512)
+    baseline = (1 + 400 / 32) * (A + 32 * C)
+    assert got["predicted_speedup"] == pytest.approx(baseline / ((1 + 400 / 512) * (A + 512 * C)))
+    assert got["learning_rate"] == pytest.approx(0.1 * (1 + 400 / 32) / (1 + 400 / 512))
+    rows = {r["batch_size"]: r for r in got["candidates"]}
+    assert sorted(rows) == [8, 16, 32, 64, 128, 256, 512, 1024, 2048]
+    assert rows[512]["relative_time"] == pytest.approx(1.0) and rows[512]["suggested"]
+    assert min(r["relative_time"] for r in rows.values()) == pytest.approx(1.0)
+    assert rows[32]["speedup"] == pytest.approx(1.0)
+
+
+def test_a_tiny_noise_scale_favours_the_fastest_step_and_a_huge_one_the_largest_throughput():
+    times = step_times([8, 64, 512, 4096])
+    assert best_batch(1e-3, times) == 8  # every step is as good as any: take the quickest
+    assert best_batch(1e9, times) == 4096  # every example counts: take the most samples per second
+
+
+def test_ratio_with_error_matches_the_spread_over_repeats():
+    rng = np.random.default_rng(0)
+    ratios, errors = [], []
+    for _ in range(400):
+        g = rng.normal(1.0, 0.3, size=12)
+        s = 50.0 * g + rng.normal(0.0, 10.0, size=12)
+        ratio, relative = ratio_with_error(s, g)
+        ratios.append(ratio)
+        errors.append(relative * ratio)
+    assert np.mean(ratios) == pytest.approx(50.0, rel=0.02)
+    # The delta method's standard error agrees with the ratios' real spread within 20 %.
+    assert np.mean(errors) == pytest.approx(np.std(ratios), rel=0.2)
+
+
+def test_noise_is_read_where_the_target_is_approached():
+    history = [{"epoch": e, "grad_sq": 1.0, "trace_sigma": 10.0 * e, "val_accuracy": 0.1 * e} for e in range(1, 11)]
+    value, relative, window = noise_from_history(history, target=0.6)
+    # The target is reached at epoch 6; the window is epochs 3..6, where tr(Σ)/|G|² = 30..60.
+    assert window == (3, 6) and value == pytest.approx(45.0)
+    assert 0 < relative < 1
+    value, _, window = noise_from_history(history, target=None)
+    assert window == (5, 10) and value == pytest.approx(75.0)
+    assert math.isnan(noise_from_history([], 0.9)[0])
