@@ -5,8 +5,9 @@ TensorFlow-free: comparing finished runs needs only their ``summary.json`` files
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Iterator
 
 import pandas as pd
 
@@ -97,11 +98,25 @@ def render_key(frame: pd.DataFrame, width: int = MAX_WIDTH) -> str:
     """
     view = key_view(frame)
     while True:
-        text = render(view.rename(columns=KEY_VIEW), "markdown")
+        with _headers_unpadded():
+            text = render(view.rename(columns=KEY_VIEW), "markdown")
         droppable = [c for c in _DROP_FIRST if c in view.columns]
         if max(map(len, text.splitlines())) <= width or not droppable:
             return text
         view = view.drop(columns=droppable[0])
+
+
+@contextmanager
+def _headers_unpadded() -> Iterator[None]:
+    """tabulate widens every column to its header plus two spaces, a module setting with no argument;
+    borrowed (and given back) to win 20 characters for the compact view."""
+    import tabulate
+
+    padding, tabulate.MIN_PADDING = tabulate.MIN_PADDING, 0
+    try:
+        yield
+    finally:
+        tabulate.MIN_PADDING = padding
 
 
 def render(frame: pd.DataFrame, fmt: str = "markdown") -> str:
@@ -111,11 +126,11 @@ def render(frame: pd.DataFrame, fmt: str = "markdown") -> str:
     if fmt == "csv":
         return frame.to_csv(index=False)
     if fmt == "html":
-        return _cells(frame, "").to_html(index=False, float_format=lambda v: f"{v:.4g}", border=0)
+        return _text_cells(frame, "").to_html(index=False, border=0)
     if fmt == "json":
         return frame.to_json(orient="records", indent=2)
     if fmt == "latex":
-        return _cells(frame, "--").to_latex(index=False, float_format="%.4g")
+        return _text_cells(frame, "--").to_latex(index=False)
     raise KerasbatchError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
 
 
@@ -123,6 +138,15 @@ def _cells(frame: pd.DataFrame, missing: str | None) -> pd.DataFrame:
     """Missing values as ``missing``: left alone, pandas and tabulate print ``None``, ``nan`` or ``<NA>``
     depending on the column's type (tabulate leaves ``None`` cells empty)."""
     return frame.astype(object).where(frame.notna(), missing)
+
+
+def _text_cells(frame: pd.DataFrame, missing: str) -> pd.DataFrame:
+    """Every cell as text, numbers as the markdown table writes them, a missing value as ``missing``."""
+    cells = frame.astype(object)
+    for column, spec in zip(frame.columns, _float_formats(frame)):
+        cells[column] = [missing if pd.isna(v) else format(v, spec) if isinstance(v, float) else str(v)
+                         for v in frame[column]]
+    return cells
 
 
 def default_metric(study_dir: str | Path) -> str:

@@ -147,7 +147,7 @@ def test_compare_formats_and_rerun_leaves_table_identical(capsys, digits_sweep):
     assert code == 0 and err.count("already done") == 2
     assert (store.study_dir / "bs32" / "summary.json").stat().st_mtime_ns == mtime
     assert call(capsys, "compare", str(store.study_dir), "--format", "csv")[1] == csv_text
-    for fmt, marker in (("markdown", "|   batch |"), ("html", "<table"), ("latex", "\\begin{tabular}")):
+    for fmt, marker in (("markdown", "| batch |"), ("html", "<table"), ("latex", "\\begin{tabular}")):
         assert marker in call(capsys, "compare", str(store.study_dir), "--format", fmt)[1]
     records = json.loads(call(capsys, "compare", str(store.study_dir), "--format", "json")[1])
     assert [r["batch_size"] for r in records] == [32, 256]

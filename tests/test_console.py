@@ -54,7 +54,7 @@ def test_sweep_prints_a_line_per_run_on_stderr_and_only_the_compact_table_on_std
 def test_quiet_prints_only_the_table_and_verbose_brings_back_keras_lines(capsys, tmp_path):
     code, out, err = call(capsys, "sweep", *FAST, "--batch-sizes", "16", "--quiet", "--out", str(tmp_path))
     assert code == 0 and err == ""
-    assert [line[:9] for line in out.splitlines()] == ["|   batch", "|--------", "|      16"]
+    assert [line[:8] for line in out.splitlines()] == ["| batch ", "|------:", "|    16 "]
     code, out, err = call(capsys, "train", *FAST, "--batch-size", "8", "--verbose", "--out", str(tmp_path))
     assert code == 0 and len(KERAS_EPOCH_LINE.findall(out)) == 2
     assert err.splitlines()[0] == "[1/1] batch 8, lr 0.0025 …" and err.splitlines()[1].startswith("[1/1] batch 8 ok")
