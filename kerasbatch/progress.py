@@ -227,10 +227,18 @@ class StudyProgress:
         from rich.progress_bar import ProgressBar
         from rich.table import Table
 
-        grid = Table.grid(padding=(0, 1))
-        grid.add_row(self._run_facts(), ProgressBar(total=1.0, completed=self.fraction(), width=20),
-                     f"{duration(self.elapsed())} elapsed, ETA {duration(self.eta())}")
-        return grid
+        facts, times = self._run_facts(), f"{duration(self.elapsed())} elapsed, ETA {duration(self.eta())}"
+        room = self._console.width - len(facts) - len(times) - 2  # what one line leaves for the bar
+        bar = ProgressBar(total=1.0, completed=self.fraction(), width=min(max(room, 10), 20))
+        line = Table.grid(padding=(0, 1))
+        if room >= 10:
+            line.add_row(facts, bar, times)
+            return line
+        line.add_row(bar, times)  # a narrow terminal: the facts, and under them the bar and the times
+        lines = Table.grid()
+        lines.add_row(facts)
+        lines.add_row(line)
+        return lines
 
 
 # What TensorFlow's C++ side prints while it loads, before its logging honours TF_CPP_MIN_LOG_LEVEL:

@@ -164,3 +164,18 @@ def test_the_keras_feed_reports_each_epoch_with_val_accuracy_and_gns(tmp_path):
     final = result.summary["final_val_accuracy"]
     assert f"val acc {final:.3f}" in epoch_lines[-1] and re.search(r"gns [0-9.e+]+,", epoch_lines[-1])
     assert lines[-1].startswith("[1/1] batch 32 ok, val_accuracy")
+
+
+def test_on_a_narrow_terminal_the_bar_and_times_go_under_the_facts(capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "60")
+    clock = Clock()
+    with StudyProgress(2, live=True, clock=clock) as progress:
+        progress.start_run(1, 32, epochs=3)
+        progress.train_begin(steps=10)
+        _epoch(progress, clock, 0, 3.0, val_accuracy=0.912, gns=153.2)
+        progress._live.refresh()
+        drawn = ANSI.sub("", capsys.readouterr().err)
+    lines = [line.rstrip() for line in re.split(r"[\r\n]", drawn) if line.strip()]
+    assert "[1/2] batch 32: epoch 1/3, val acc 0.912, gns 153" in lines
+    assert any(re.fullmatch(r"[━╸╺]{10} 0:03 elapsed, ETA 0:15", line) for line in lines)
+    assert max(map(len, lines)) <= 60
