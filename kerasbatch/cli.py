@@ -336,7 +336,9 @@ def _print_table(study_dir: Path, run_ids: list[str]) -> None:
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
-    click.echo(f"warning: {message}", err=True)
+    # Through sys.stderr itself (click.echo would reach under it), so that a live progress line can
+    # print the warning above itself instead of being written over.
+    print(f"warning: {message}", file=sys.stderr, flush=True)
 
 
 def run(argv: list[str] | None = None) -> int:

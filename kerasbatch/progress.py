@@ -19,6 +19,7 @@ Example::
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import re
@@ -66,10 +67,9 @@ class StudyProgress:
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.total, self.epoch_lines, self.every, self.clock = total, epoch_lines, every, clock
         self._write = write or _stderr_line
-        self._console = _live_console() if live is None or live else None
-        if live and self._console is None:
-            self._console = _live_console(force=True)
+        self._console = None if live is False else _live_console(force=bool(live))
         self._live = None
+        self._borrowed: list[logging.StreamHandler] = []
         self._started = clock()
         self._last_line = self._started
         self._runs_left = total  # neither started nor skipped
@@ -85,15 +85,23 @@ class StudyProgress:
         if self._console is not None:
             from rich.live import Live
 
+            original = sys.stderr
             self._live = Live(console=self._console, get_renderable=self._renderable, transient=True,
                               refresh_per_second=4, redirect_stdout=False, redirect_stderr=True)
             self._live.start()
+            # Live catches writes to sys.stderr and prints them above the line; log handlers hold the
+            # stream they were made with (TensorFlow's does), so they are pointed at the catcher too.
+            self._borrowed = _stderr_log_handlers(original)
+            for handler in self._borrowed:
+                handler.setStream(sys.stderr)
         return self
 
     def __exit__(self, *exc_info) -> None:
         if self._live is not None:
             self._live.stop()
             self._live = None
+            for handler in self._borrowed:
+                handler.setStream(sys.stderr)
 
     @property
     def is_live(self) -> bool:
@@ -262,7 +270,7 @@ def import_tensorflow_quietly() -> None:
     except (AttributeError, OSError, ValueError):  # no file descriptor 2 to borrow
         import tensorflow  # noqa: F401
         return
-    gpus: list = []
+    gpus = None  # stays None if the import fails, and then every line is passed on
     with tempfile.TemporaryFile() as capture:
         os.dup2(capture.fileno(), 2)
         try:
@@ -273,15 +281,22 @@ def import_tensorflow_quietly() -> None:
             os.dup2(saved, 2)
             os.close(saved)
             capture.seek(0)
-            text = capture.read().decode(errors="replace")
-            failed = "tensorflow" not in sys.modules
-            kept = [line for line in text.splitlines() if failed or not _chatter(line, bool(gpus))]
+            lines = capture.read().decode(errors="replace").splitlines()
+            kept = lines if gpus is None else [line for line in lines if not _chatter(line, bool(gpus))]
             if kept:
                 print("\n".join(kept), file=sys.stderr, flush=True)
 
 
 def _chatter(line: str, have_gpu: bool) -> bool:
+    """Whether ``line`` is TensorFlow's load-time noise (see :func:`import_tensorflow_quietly`)."""
     return line == _PREAMBLE or bool(_INFO_OR_WARNING.match(line)) or (not have_gpu and bool(_NO_GPU.match(line)))
+
+
+def _stderr_log_handlers(stream) -> list[logging.StreamHandler]:
+    """The logging handlers that write to ``stream``, of every logger made so far."""
+    loggers = [logging.getLogger(), *(logging.getLogger(name) for name in logging.root.manager.loggerDict)]
+    return [h for logger in loggers for h in logger.handlers
+            if isinstance(h, logging.StreamHandler) and h.stream is stream]
 
 
 def _live_console(force: bool = False):

@@ -179,3 +179,27 @@ def test_on_a_narrow_terminal_the_bar_and_times_go_under_the_facts(capsys, monke
     assert "[1/2] batch 32: epoch 1/3, val acc 0.912, gns 153" in lines
     assert any(re.fullmatch(r"[━╸╺]{10} 0:03 elapsed, ETA 0:15", line) for line in lines)
     assert max(map(len, lines)) <= 60
+
+
+def test_log_lines_and_warnings_print_above_the_live_line_and_handlers_get_their_stream_back(capsys):
+    import logging
+    import sys
+
+    from kerasbatch.cli import _show_warning
+
+    handler = logging.StreamHandler(sys.stderr)  # made before the display, as TensorFlow's is
+    logger = logging.getLogger("kerasbatch-test-progress")
+    logger.addHandler(handler)
+    try:
+        with StudyProgress(1, live=True) as progress:
+            progress.start_run(1, 32, epochs=1)
+            progress._live.refresh()  # the line is on screen
+            logger.warning("retracing")
+            _show_warning("slow on CPU", UserWarning, "f.py", 1)
+            assert handler.stream is not sys.__stderr__
+        assert handler.stream is sys.stderr
+    finally:
+        logger.removeHandler(handler)
+    err = capsys.readouterr().err
+    # Each message is written once the live line is cleared (ESC[2K), on a line of its own.
+    assert "\x1b[2Kretracing\n" in err and "\x1b[2Kwarning: slow on CPU\n" in err
