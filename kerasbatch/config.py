@@ -1,7 +1,9 @@
 """Typed, validated configuration for runs and studies.
 
 Every command builds one of these frozen dataclasses, from flags or from a YAML file whose keys are the
-flag names. Validation lives here, at the edge: a bad value raises :class:`ConfigError` naming the field,
+flag names. Each setting is declared once, here: its type, its default and its help text (the field's
+``help`` metadata, which the CLI turns into ``--flag`` help), so a new option touches one place.
+Validation lives here too, at the edge: a bad value raises :class:`ConfigError` naming the field,
 so the rest of the code can trust what it is given. ``RunConfig.to_dict()`` is what a run folder stores
 as ``config.json``; ``RunConfig.from_dict`` rebuilds the run exactly.
 
@@ -28,34 +30,39 @@ DEFAULT_BATCH_SIZES = (32, 64, 128, 256, 512, 1024)
 STRATEGIES = ("default", "mirrored", "multiworker")
 
 
+def check_choices(config: Any) -> None:
+    """Check every field declared with ``choices`` (see :func:`setting`)."""
+    for f in fields(config):
+        if f.metadata.get("choices"):
+            choice(f.name, getattr(config, f.name), f.metadata["choices"])
+
+
+def setting(default: Any = dataclasses.MISSING, help: str = "", *, factory: Any = dataclasses.MISSING,
+            choices: tuple[str, ...] | None = None, identity: bool = True) -> Any:
+    """A dataclass field with its help text (and choices) for the CLI.
+
+    ``identity=False`` leaves the setting out of what makes two runs the same run (where data lives).
+    """
+    metadata = {"help": help, "choices": choices, "identity": identity}
+    return field(default=default, default_factory=factory, metadata=metadata)
+
+
 @dataclass(frozen=True)
 class DataConfig:
-    """Where the examples come from and how they are fed.
+    """Where the examples come from and how they are fed (each field's help says what it is)."""
 
-    Attributes:
-        dataset: ``dots``, ``digits``, ``mnist1d``, ``tfds:NAME`` or ``npz:PATH``.
-        val_fraction: share of the training split held out for validation when the set has no
-            validation split of its own.
-        augment: CIFAR-style augmentation (pad 4, random crop, horizontal flip) on training images.
-        dots_samples: number of points in the generated ``dots`` set.
-        dots_noise: standard deviation of the noise added to the ``dots`` points.
-        mnist1d_samples: examples in the generated ``mnist1d`` set (train and test together).
-        data_seed: seed of the generated data and of the held-out splits, the same for every run.
-        data_dir: TensorFlow Datasets data directory (where to look for prepared data).
-        download: allow TensorFlow Datasets to download and prepare a missing set.
-    """
-
-    dataset: str = "digits"
-    val_fraction: float = 0.1
-    augment: bool = False
-    dots_samples: int = 2000
-    dots_noise: float = 0.2
-    mnist1d_samples: int = 20000
-    data_seed: int = 0
+    dataset: str = setting("digits", "Dataset: {datasets}.")
+    val_fraction: float = setting(0.1, "Share of the training split held out for validation when the set has none.")
+    augment: bool = setting(False, "Pad-4 random crop and horizontal flip on training images (CIFAR-style).")
+    dots_samples: int = setting(2000, "Points in the generated dots set.")
+    dots_noise: float = setting(0.2, "Standard deviation of the noise of the generated dots set.")
+    mnist1d_samples: int = setting(20000, "Examples in the generated mnist1d set (train and test together).")
+    data_seed: int = setting(0, "Seed of generated data and held-out splits, the same for every run.")
     # Where data lives is not part of what a run *is*: moving the data must not make a finished run
     # look different, so these two are left out of the run's identity.
-    data_dir: str | None = field(default=None, metadata={"identity": False})
-    download: bool = field(default=False, metadata={"identity": False})
+    data_dir: str | None = setting(None, "TensorFlow Datasets data directory (where prepared sets are).",
+                                   identity=False)
+    download: bool = setting(False, "Let TensorFlow Datasets download a missing set (needs network).", identity=False)
 
     def __post_init__(self) -> None:
         check(isinstance(self.dataset, str) and self.dataset != "", "dataset", "must be a name", self.dataset)
@@ -70,17 +77,11 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """Which network to train.
+    """Which network to train (each field's help says what it is)."""
 
-    Attributes:
-        name: a built-in model (``logreg``, ``mlp``, ``cnn``, ``resnet20/32/56``) or ``package.module:function``.
-        widths: hidden layer widths of ``mlp``.
-        dropout: dropout rate where the model has dropout.
-    """
-
-    name: str = "mlp"
-    widths: tuple[int, ...] = (128, 64)
-    dropout: float = 0.0
+    name: str = setting("mlp", "Model: {models}, or package.module:function.")
+    widths: tuple[int, ...] = setting((128, 64), "Hidden layer widths of mlp, e.g. 256,128.")
+    dropout: float = setting(0.0, "Dropout rate, where the model has dropout.")
 
     def __post_init__(self) -> None:
         check(isinstance(self.name, str) and self.name != "", "model", "must be a name", self.name)
@@ -90,50 +91,40 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class OptimConfig:
-    """Optimizer and learning-rate rule.
+    """Optimizer and learning-rate rule (each field's help says what it is).
 
-    Attributes:
-        optimizer: ``sgd``, ``adam`` or ``adamw``.
-        learning_rate: the base rate, the one meant for ``base_batch``.
-        momentum: SGD momentum.
-        nesterov: use Nesterov momentum with SGD.
-        weight_decay: weight decay; Keras 3 applies it to the weights directly (decoupled, as in AdamW)
-            for every optimizer, so ``adam`` with weight decay behaves like ``adamw``.
-        lr_scaling: how the rate follows the batch size: ``none``, ``linear`` (Goyal et al. 2017,
-            ``lr = base_lr * B / base_batch``), ``sqrt`` (``lr = base_lr * sqrt(B / base_batch)``) or
-            ``noise`` (McCandlish et al. 2018, §2.2: ``lr = base_lr * (1 + B_noise/base_batch) /
-            (1 + B_noise/B)``, linear while ``B`` is well below the noise scale, flat beyond it).
-        base_batch: the batch size ``learning_rate`` is meant for.
-        noise_scale: the gradient noise scale ``B_noise`` the ``noise`` rule uses (``kerasbatch
-            suggest`` measures it).
-        warmup_epochs: epochs of gradual linear warm-up to the scaled rate.
-        schedule: decay after warm-up: ``constant``, ``step`` (×0.1 at 50% and 75%) or ``cosine``.
+    Weight decay: Keras 3 applies it to the weights directly (decoupled, as in AdamW) for every
+    optimizer, so ``adam`` with weight decay behaves like ``adamw``. The scaling rules: ``linear``
+    (Goyal et al. 2017, ``lr = base_lr * B / base_batch``), ``sqrt`` (``lr = base_lr * sqrt(B /
+    base_batch)``) and ``noise`` (McCandlish et al. 2018, §2.2, :func:`noise_rule`: linear while ``B``
+    is well below the noise scale, flat beyond it).
     """
 
-    optimizer: str = "sgd"
-    learning_rate: float = 0.01
-    momentum: float = 0.9
-    nesterov: bool = False
-    weight_decay: float = 0.0
-    lr_scaling: str = "linear"
-    base_batch: int = 32
-    noise_scale: float | None = None
-    warmup_epochs: float = 0.0
-    schedule: str = "constant"
+    optimizer: str = setting("sgd", "Optimizer.", choices=OPTIMIZERS)
+    learning_rate: float = setting(0.01, "Base learning rate, meant for --base-batch.")
+    momentum: float = setting(0.9, "SGD momentum.")
+    nesterov: bool = setting(False, "Nesterov momentum for SGD.")
+    weight_decay: float = setting(0.0, "Weight decay (decoupled, applied to the weights).")
+    lr_scaling: str = setting("linear", "How the rate follows the batch: none, linear (Goyal et al.), sqrt, "
+                                        "or noise (McCandlish et al.; needs --noise-scale).", choices=LR_SCALINGS)
+    base_batch: int = setting(32, "Batch size the base learning rate is meant for.")
+    noise_scale: float | None = setting(None, "Gradient noise scale B_noise for --lr-scaling noise "
+                                              "(kerasbatch suggest measures it).")
+    warmup_epochs: float = setting(0.0, "Epochs of gradual linear warm-up to the scaled rate.")
+    schedule: str = setting("constant", "Decay after warm-up: step (x0.1 at 50% and 75%) or cosine.",
+                            choices=SCHEDULES)
 
     def __post_init__(self) -> None:
-        choice("optimizer", self.optimizer, OPTIMIZERS)
+        check_choices(self)
         number("learning_rate", self.learning_rate, 0.0, math.inf, open_low=True)
         number("momentum", self.momentum, 0.0, 0.999)
         number("weight_decay", self.weight_decay, 0.0, 1.0)
-        choice("lr_scaling", self.lr_scaling, LR_SCALINGS)
         positive_int("base_batch", self.base_batch)
         if self.noise_scale is not None:
             number("noise_scale", self.noise_scale, 0.0, math.inf, open_low=True)
         check(self.lr_scaling != "noise" or self.noise_scale is not None, "lr_scaling",
               "noise needs a noise_scale (--noise-scale, measured by kerasbatch suggest)", self.lr_scaling)
         number("warmup_epochs", self.warmup_epochs, 0.0, 1e4)
-        choice("schedule", self.schedule, SCHEDULES)
 
     def scaled_learning_rate(self, batch_size: int) -> float:
         """The peak rate for ``batch_size`` under this config's scaling rule."""
@@ -161,38 +152,29 @@ def noise_rule(noise_scale: float, base_batch: int, batch_size: int) -> float:
 class RunConfig:
     """Everything that defines one training run; stored as the run's ``config.json``.
 
-    Attributes:
-        batch_size: the global batch size under study (every training step sees exactly this many).
-        epochs: training epochs.
-        precision: ``auto``, ``float32``, ``mixed_float16`` or ``mixed_bfloat16``.
-        seed: seed for weights, shuffling and augmentation; with it, CPU runs are repeatable.
-        target: validation accuracy whose first arrival is recorded (epoch, step, examples, seconds).
-        stop_at_target: end the run when ``target`` is reached.
-        diagnostics: measurements taken during training (see ``DIAGNOSTICS``); empty for none.
-        diagnostics_every: take the expensive diagnostics every this many steps.
-        micro_batches: micro-batches a measured batch is split into for the gradient noise scale.
-        strategy: ``tf.distribute`` strategy: ``default``, ``mirrored`` or ``multiworker``; ``batch_size``
-            is the global batch, split across its replicas.
+    ``batch_size`` is the global batch under study: every training step sees exactly this many examples,
+    split across the replicas of ``strategy``. With ``seed``, CPU runs are repeatable.
     """
 
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
-    batch_size: int = 32
-    epochs: int = 10
-    precision: str = "auto"
-    seed: int = 0
-    target: float | None = None
-    stop_at_target: bool = False
-    diagnostics: tuple[str, ...] = DIAGNOSTICS
-    diagnostics_every: int = 32
-    micro_batches: int = 4
-    strategy: str = "default"
+    batch_size: int = setting(32, "Batch size (the global batch, across replicas).")
+    epochs: int = setting(10, "Training epochs.")
+    precision: str = setting("auto", "Precision policy; auto picks the fast one for this hardware.", choices=PRECISIONS)
+    seed: int = setting(0, "Seed of weights, shuffling and augmentation.")
+    target: float | None = setting(None, "Validation accuracy whose first arrival is recorded (e.g. 0.95).")
+    stop_at_target: bool = setting(False, "End the run when --target is reached.")
+    diagnostics: tuple[str, ...] = setting(DIAGNOSTICS, "all, none, or a list of: " + ", ".join(DIAGNOSTICS) + ".")
+    diagnostics_every: int = setting(32, "Take the costly diagnostics every N steps.")
+    micro_batches: int = setting(4, "Micro-batches per measured batch for the gradient noise scale.")
+    strategy: str = setting("default", "tf.distribute strategy; the batch size is the global batch across its "
+                                       "replicas.", choices=STRATEGIES)
 
     def __post_init__(self) -> None:
+        check_choices(self)
         positive_int("batch_size", self.batch_size)
         positive_int("epochs", self.epochs)
-        choice("precision", self.precision, PRECISIONS)
         ok = isinstance(self.seed, int) and not isinstance(self.seed, bool) and self.seed >= 0
         check(ok, "seed", "must be a non-negative integer", self.seed)
         if self.target is not None:
@@ -202,7 +184,6 @@ class RunConfig:
         positive_int("diagnostics_every", self.diagnostics_every)
         positive_int("micro_batches", self.micro_batches)
         check(self.micro_batches >= 2, "micro_batches", "must be at least 2", self.micro_batches)
-        choice("strategy", self.strategy, STRATEGIES)
 
     @property
     def learning_rate(self) -> float:
@@ -316,15 +297,10 @@ def parse_diagnostics(value: Any) -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class SweepConfig:
-    """One run per batch size, every other setting identical.
-
-    Attributes:
-        run: the settings shared by every run (its ``batch_size`` is ignored).
-        batch_sizes: the batch sizes to train at.
-    """
+    """One run per batch size, every other setting identical (``run.batch_size`` is ignored)."""
 
     run: RunConfig = field(default_factory=RunConfig)
-    batch_sizes: tuple[int, ...] = DEFAULT_BATCH_SIZES
+    batch_sizes: tuple[int, ...] = setting(DEFAULT_BATCH_SIZES, "Batch sizes to train at.")
 
     def __post_init__(self) -> None:
         sizes = int_tuple("batch_sizes", self.batch_sizes)
@@ -361,31 +337,27 @@ OBJECTIVES: dict[str, Objective] = {
 class TuneConfig:
     """A KerasTuner search in which the batch size and the learning rate are hyperparameters.
 
-    Attributes:
-        run: the settings shared by every trial (its ``batch_size`` and ``optim.learning_rate`` are
-            what the search varies). The searched rate goes through ``run.optim.lr_scaling`` like any
-            base rate; to search the rate applied at each batch size, as ``kerasbatch tune`` does by
-            default, give ``run`` an ``OptimConfig(lr_scaling="none")``.
-        tuner: ``random``, ``bayesian`` or ``hyperband``.
-        max_trials: trials to run (for ``hyperband``: the cap on its brackets' trials).
-        batch_sizes: the batch-size choices (global batch sizes).
-        lr_range: ``(low, high)`` of the learning rate, searched on a log scale.
-        objective: ``val_accuracy`` (maximise the best validation accuracy) or ``seconds_to_target``
-            (minimise the time to ``run.target``; a trial that never gets there scores worse than any
-            that does).
-        overwrite: start the search over instead of continuing it.
+    ``run`` holds the settings every trial shares; its ``batch_size`` and ``optim.learning_rate`` are what
+    the search varies. The searched rate goes through ``lr_scaling`` (which replaces
+    ``run.optim.lr_scaling``): with the default ``none`` the search looks for the rate applied at each
+    batch size. ``seconds_to_target`` minimises the time to ``run.target``; a trial that never gets
+    there scores worse than any that does.
     """
 
     run: RunConfig = field(default_factory=RunConfig)
-    tuner: str = "random"
-    max_trials: int = 10
-    batch_sizes: tuple[int, ...] = DEFAULT_BATCH_SIZES
-    lr_range: tuple[float, float] = (1e-3, 1.0)
-    objective: str = "val_accuracy"
-    overwrite: bool = False
+    tuner: str = setting("random", "Search algorithm.", choices=TUNERS)
+    max_trials: int = setting(10, "Trials to run (for hyperband: the cap on its brackets' trials).")
+    batch_sizes: tuple[int, ...] = setting(DEFAULT_BATCH_SIZES, "Batch-size choices (global batch sizes).")
+    lr_range: tuple[float, float] = setting((1e-3, 1.0), "Learning-rate range low,high, searched on a log scale.")
+    objective: str = setting("val_accuracy", "What the search optimises.", choices=tuple(OBJECTIVES))
+    lr_scaling: str = setting("none", "How the searched rate follows each trial's batch; none searches the rate "
+                                      "applied at each batch size.", choices=LR_SCALINGS)
+    overwrite: bool = setting(False, "Start the search over instead of continuing it.")
 
     def __post_init__(self) -> None:
-        choice("tuner", self.tuner, TUNERS)
+        check_choices(self)
+        optim = dataclasses.replace(self.run.optim, lr_scaling=self.lr_scaling)  # validates noise_scale too
+        object.__setattr__(self, "run", dataclasses.replace(self.run, optim=optim))
         positive_int("max_trials", self.max_trials)
         sizes = int_tuple("batch_sizes", self.batch_sizes)
         check(len(set(sizes)) == len(sizes), "batch_sizes", "must not repeat a size", self.batch_sizes)
@@ -395,7 +367,6 @@ class TuneConfig:
         check(ok and low_high[0] < low_high[1], "lr_range", "must be two rates low,high with 0 < low < high",
                self.lr_range)
         object.__setattr__(self, "lr_range", tuple(float(v) for v in low_high))
-        choice("objective", self.objective, tuple(OBJECTIVES))
         check(self.objective != "seconds_to_target" or self.run.target is not None, "objective",
                "seconds_to_target needs a --target", self.objective)
 
@@ -404,8 +375,8 @@ class TuneConfig:
 class StoreConfig:
     """Where a study's runs are kept: ``<out>/<study>/<run_id>/``."""
 
-    out: Path = Path("runs")
-    study: str = "default"
+    out: Path = setting(Path("runs"), "Folder of studies.")
+    study: str = setting("default", "Study name (a folder under --out).")
 
     def __post_init__(self) -> None:
         check(isinstance(self.out, (str, Path)) and str(self.out) != "", "out", "must be a folder path", self.out)
