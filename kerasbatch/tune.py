@@ -27,10 +27,10 @@ from typing import Any
 
 import keras
 import keras_tuner as kt
-from keras_tuner.src.engine.tuner_utils import SaveBestEpoch, TunerCallback
 
 from kerasbatch import data, distribute, precision, train
 from kerasbatch import tune_distributed as dist
+from kerasbatch import tuner_internals as internals
 from kerasbatch.config import OBJECTIVES, RunConfig, TuneConfig
 from kerasbatch.errors import KerasbatchError, StoreError
 from kerasbatch.store import HISTORY, MODEL, STUDY, Store
@@ -124,12 +124,11 @@ class BatchSizeHyperModel(kt.HyperModel):
             raise kt.errors.FatalTypeError(f"search() takes no data or fit arguments here (the trials train on "
                                            f"config.run's data), got {len(args)} arguments and {sorted(kwargs)}")
         callbacks = list(callbacks or ())
-        extra = [c for c in callbacks if not isinstance(c, (TunerCallback, SaveBestEpoch))]
+        extra = [c for c in callbacks if not internals.is_tuner_callback(c)]
         if extra:
             raise kt.errors.FatalTypeError(f"trials train with kerasbatch's own callbacks; cannot add {extra}")
-        for callback in callbacks:  # a stock tuner's run_trial: the trial is known to its callback
-            if isinstance(callback, TunerCallback):
-                trial_id, tuner_id = trial_id or callback.trial.trial_id, tuner_id or callback.tuner.tuner_id
+        if trial_id is None:  # a stock tuner's run_trial: the trial is known to its callback
+            trial_id, tuner_id = internals.trial_ids(callbacks)
         config = self.trial_config(hp)
         if epochs is not None:
             config = dataclasses.replace(config, epochs=epochs - initial_epoch)
@@ -147,9 +146,8 @@ class BatchSizeHyperModel(kt.HyperModel):
         _say(self.progress, f"{label} {train.describe(result)}")
         if not result.ok:
             raise kt.errors.FailedTrialError(f"run {run_id} {result.status}: {result.summary.get('error')}")
-        for callback in callbacks:
-            if isinstance(callback, SaveBestEpoch):  # Hyperband warm-starts later trials from it
-                (result.model or keras.models.load_model(result.path / MODEL)).save_weights(callback.filepath)
+        for path in internals.checkpoint_paths(callbacks):  # Hyperband warm-starts later trials from it
+            (result.model or keras.models.load_model(result.path / MODEL)).save_weights(path)
         result.model = None
         return trial_metrics(result)
 
@@ -183,19 +181,19 @@ class StudyTunerMixin(dist.ResumableTunerMixin):
         kwargs.update(trial_id=trial.trial_id, run_id=f"trial_{trial.trial_id}", tuner_id=self.tuner_id)
         if isinstance(self, kt.Hyperband):  # its epochs, initial_epoch and warm start live there
             return super().run_trial(trial, *args, **kwargs)
-        model = self._try_build(trial.hyperparameters)
+        model = self.build_for_trial(trial.hyperparameters)
         return self.hypermodel.fit(trial.hyperparameters, model, *args, **kwargs)
 
     def load_model(self, trial):
         return keras.models.load_model(self.run_root / f"trial_{trial.trial_id}" / MODEL)
 
-    def _populate_initial_space(self):
+    def populate_initial_space(self):
         if isinstance(self.hypermodel, BatchSizeHyperModel) and not self.continues_study():
             hp = self.oracle.get_space()  # declared without building a throw-away model
             self.hypermodel.declare_hyperparameters(hp)
             self.oracle.update_space(hp)
         else:
-            super()._populate_initial_space()
+            super().populate_initial_space()
 
     def report_trial_end(self, trial_id: str) -> None:
         store, run_id = Store(self.run_root.parent, self.run_root.name), f"trial_{trial_id}"
@@ -220,13 +218,13 @@ class StudyHyperband(StudyTunerMixin, kt.Hyperband):
 
     def __init__(self, *args, max_trials: int | None = None, **kwargs):
         super().__init__(*args, **kwargs)
-        if max_trials and not self._is_worker():
+        if max_trials and not self.is_worker():
             self.oracle.max_trials = max_trials
 
-    def _build_hypermodel(self, hp):
+    def build_hypermodel(self, hp):
         with warnings.catch_warnings():  # a warm start loads weights only; the optimizer starts afresh
             warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
-            return super()._build_hypermodel(hp)
+            return super().build_hypermodel(hp)
 
 
 TUNERS = {"random": StudyRandomSearch, "bayesian": StudyBayesianOptimization, "hyperband": StudyHyperband}
@@ -267,7 +265,7 @@ def tune(config: TuneConfig, store: Store, *, progress: Progress | None = None,
         progress: called with one line per trial (``[trial 3/4] batch 128 ok, …``); ``None`` for silence.
         verbose: Keras's per-epoch output inside each trial (0 for none).
     """
-    with dist.environment() as role:
+    with dist.environment() as role, internals.whole_file_saves():
         dataset = _prepare(config, store, role, progress)
         hypermodel = BatchSizeHyperModel(config, store, progress=progress, verbose=verbose, dataset=dataset)
         tuner = make_tuner(config.tuner, config.objective, hypermodel, store.study_dir / KT_DIR,
@@ -279,7 +277,7 @@ def tune(config: TuneConfig, store: Store, *, progress: Progress | None = None,
             _say(progress, f"{where}{config.tuner} search, {len(tuner.oracle.end_order)} of {config.max_trials} "
                            "trials done")
         try:
-            with _quiet_failures():
+            with internals.quiet_failures():
                 tuner.search()
         except kt.errors.FatalError as exc:
             if exc.__cause__ is not None:  # ours, wrapped so that KerasTuner stops: the real error
@@ -307,18 +305,6 @@ def _prepare(config: TuneConfig, store: Store, role: str, progress: Progress | N
         _start_over(store)
     store.claim_study("tune", settings(config))
     return dataset
-
-
-@contextlib.contextmanager
-def _quiet_failures():
-    """Borrow KerasTuner's DEBUG flag: a failed trial's traceback goes to its message, not to stderr."""
-    from keras_tuner.src import config as kt_config
-
-    previous, kt_config.DEBUG = kt_config.DEBUG, False
-    try:
-        yield
-    finally:
-        kt_config.DEBUG = previous
 
 
 def _start_over(store: Store) -> None:

@@ -20,9 +20,12 @@ warm-starts from other workers' checkpoints there). Differences from stock Keras
   silently sharing it; it exits within ``linger`` seconds of the last worker's stop instead of polling
   every 20 s, and a chief started on a finished study serves ``linger`` seconds and exits instead of
   waiting forever for a stop that never comes;
-- a restarted chief keeps in-flight trials with the workers that run them instead of handing them out
-  twice, and does not re-run the trial that stock KerasTuner leaves listed as ongoing when it saves its
-  state before ending it (:func:`repair_reloaded_oracle`);
+- KerasTuner's state files are written whole or not at all (``tuner_internals.whole_file_saves``): a
+  chief killed while saving left an empty ``trial.json`` that the restarted chief failed to load, so the
+  workers waited for a chief that never came;
+- a restarted chief keeps in-flight trials with the workers that run them (and waits for those workers
+  to be told to stop) instead of handing them out twice, and believes ``oracle.json`` over the trial files
+  saved before it (:func:`repair_reloaded_oracle`): no trial is run twice, lost or left unended;
 - a worker waits for the chief's port before connecting (:func:`wait_for_chief`): gRPC's reconnect
   back-off can otherwise make a worker miss the whole search and fail; and it resends a call that a
   chief restart cut off (:class:`PatientStub`) instead of failing.
@@ -30,17 +33,14 @@ warm-starts from other workers' checkpoints there). Differences from stock Keras
 
 from __future__ import annotations
 
-import datetime
 import json
 import os
 import socket
 import time
 from collections.abc import Callable, Iterator
-from concurrent import futures
 from contextlib import contextmanager
 
-from keras_tuner.src.distribute import utils as kt_distribute
-
+from kerasbatch import tuner_internals as internals
 from kerasbatch.errors import ConfigError, KerasbatchError
 from kerasbatch.store import write_json
 
@@ -117,31 +117,34 @@ def check_port_free() -> None:
 
 
 def repair_reloaded_oracle(oracle, *, keep_running: bool) -> None:
-    """Undo ``Oracle.reload``'s "retry every trial listed as ongoing".
+    """Make a reloaded oracle agree with what its ``oracle.json`` says happened.
 
-    Stock KerasTuner saves ``oracle.json`` before removing an ended trial from ``ongoing_trials``, and a
-    chief never saves again, so a finished distributed study lists its last trial as ongoing and a
-    reload runs it a second time. Trials that really were running go back to the tuner id that runs
-    them (``keep_running``: a restarted chief, whose workers are still training) or to the retry queue
-    (a single process, which is the only one left to run them).
+    ``Oracle.reload`` trusts every ``trial.json`` it finds and retries every trial listed as ongoing; both
+    are wrong after a stop. Stock KerasTuner saves a trial's file before ``oracle.json``, so a process
+    killed between the two leaves a trial created but never handed out, or ended on file but not in
+    ``end_order``; and it saves ``oracle.json`` before it removes an ended trial from the ongoing ones, so
+    a finished study lists its last trial as ongoing. Here ``oracle.json`` decides:
+
+    - a trial not in ``start_order`` was never handed out: forgotten, and its id is given again;
+    - a trial in ``end_order`` has ended;
+    - any other goes back to the tuner id that runs it (``keep_running``: a restarted chief, whose workers
+      are still training it or resending its end) or to the retry queue (a single process, the only one
+      left to run it).
     """
-    path = oracle._get_oracle_fname()
+    path, retry = internals.state_path(oracle), internals.retry_queue(oracle)
     if not os.path.isfile(path):
         return
-    listed = _load(path)["ongoing_trials"]
-    for tuner_id, trial_id in listed.items():
-        if trial_id in oracle._retry_queue:
-            oracle._retry_queue.remove(trial_id)
-        trial = oracle.trials.get(trial_id)
-        if trial is None or trial.status != "RUNNING":
-            continue  # ended: only listed because of the save-before-pop order
-        if keep_running:
-            oracle.ongoing_trials[tuner_id] = trial
-            # The display's start time is saved after oracle.json; without it end_trial fails (verbose >= 1).
-            oracle._display.trial_start.setdefault(trial_id, datetime.datetime.now())
-            oracle._display.trial_number.setdefault(trial_id, len(oracle.trials))
+    running = {trial_id: tuner_id for tuner_id, trial_id in _load(path)["ongoing_trials"].items()}
+    retry[:] = [trial_id for trial_id in retry if trial_id not in running]  # reload queued them: decided below
+    for trial_id in [t for t in oracle.trials if t not in oracle.start_order]:
+        del oracle.trials[trial_id]
+    for trial_id, trial in oracle.trials.items():
+        if trial_id in oracle.end_order or trial_id in retry:
+            continue
+        if keep_running and trial_id in running:
+            internals.resume_trial(oracle, running[trial_id], trial)
         else:
-            oracle._retry_queue.append(trial_id)
+            retry.append(trial_id)
 
 
 def serve_chief(oracle, *, finished: Callable[[], bool], on_bound: Callable[[], None] = lambda: None,
@@ -155,25 +158,11 @@ def serve_chief(oracle, *, finished: Callable[[], bool], on_bound: Callable[[], 
     rather than left waiting. ``on_bound`` runs once the port is ours; ``on_trial_end`` gets each trial
     id as it ends.
     """
-    import grpc
-    from keras_tuner.src import protos
-    from keras_tuner.src.distribute import oracle_chief
-
-    class Servicer(oracle_chief.OracleServicer):
-        def EndTrial(self, request, context):  # gRPC method name
-            if not any(t.trial_id == request.trial.trial_id for t in oracle.ongoing_trials.values()):
-                return protos.get_service().EndTrialResponse()  # ended already: a worker resending after a lost reply
-            return super().EndTrial(request, context)
-
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=1), options=[("grpc.so_reuseport", 0)])
-    servicer = Servicer(oracle)
-    protos.get_service_grpc().add_OracleServicer_to_server(servicer, server)
     try:
-        server.add_insecure_port(address())
+        server, servicer = internals.chief_server(oracle, address())
     except RuntimeError:
         raise KerasbatchError(f"cannot serve the search on {address()}: the port is in use "
                               "(is another chief running?)") from None
-    server.start()
     try:
         on_bound()
         reported, done_since = len(oracle.end_order), None
@@ -182,7 +171,7 @@ def serve_chief(oracle, *, finished: Callable[[], bool], on_bound: Callable[[], 
             for trial_id in oracle.end_order[reported:]:
                 on_trial_end(trial_id)
             reported = len(oracle.end_order)
-            if oracle_chief.exit_chief(oracle) and (servicer.stop_triggered or finished()):
+            if internals.chief_idle(oracle) and (internals.stop_sent(servicer) or finished()):
                 done_since = done_since or time.monotonic()
                 if time.monotonic() - done_since >= linger:
                     return
@@ -203,17 +192,15 @@ class PatientStub:
 
     def __init__(self, timeout: float = 600.0) -> None:
         import grpc
-        from keras_tuner.src import protos
 
         options = [("grpc.initial_reconnect_backoff_ms", 500), ("grpc.max_reconnect_backoff_ms", 2000)]
-        self._stub = protos.get_service_grpc().OracleStub(grpc.insecure_channel(address(), options=options))
+        self._stub = internals.oracle_stub(grpc.insecure_channel(address(), options=options))
         self._timeout = timeout
 
     def __getattr__(self, name: str):
         import grpc
-        from keras_tuner.src import protos
 
-        call, idle = getattr(self._stub, name), protos.get_proto().TrialStatus.IDLE
+        call = getattr(self._stub, name)
 
         def patient(request, **kwargs):
             deadline = time.monotonic() + self._timeout
@@ -225,14 +212,14 @@ class PatientStub:
                     if exc.code() != grpc.StatusCode.UNAVAILABLE or time.monotonic() > deadline:
                         raise
                     time.sleep(0.5)
-            if name == "CreateTrial" and response.trial.status == idle:
+            if name == "CreateTrial" and internals.is_idle(response):
                 time.sleep(0.5)  # Hyperband waits for other workers' trials: KerasTuner asks again at once
             return response
 
         return patient
 
 
-class ResumableTunerMixin:
+class ResumableTunerMixin(internals.TunerHooks):
     """Put in front of a KerasTuner tuner: a search that survives restarts, and a chief that exits.
 
     - a reload keeps in-flight trials with their workers and does not re-run ended ones
@@ -248,35 +235,36 @@ class ResumableTunerMixin:
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("max_consecutive_failed_trials", None)
         super().__init__(*args, **kwargs)
-        if self._is_worker():
-            self.oracle.stub = PatientStub()
+        if self.is_worker():
+            internals.use_stub(self, PatientStub())
 
     def continues_study(self) -> bool:
         """True when this process holds the oracle and the study has one saved."""
-        return not self._is_worker() and os.path.isfile(self.oracle._get_oracle_fname())
+        return not self.is_worker() and os.path.isfile(internals.state_path(self.oracle))
 
     def reload(self):
         super().reload()
-        if not self._is_worker():
-            repair_reloaded_oracle(self.oracle, keep_running=kt_distribute.is_chief_oracle())
+        if not self.is_worker():
+            repair_reloaded_oracle(self.oracle, keep_running=internals.is_chief())
 
-    def _populate_initial_space(self):
+    def populate_initial_space(self):
         if self.continues_study():  # no state file under this tuner id, but the study exists
             self.oracle.reload()
-            repair_reloaded_oracle(self.oracle, keep_running=kt_distribute.is_chief_oracle())
+            repair_reloaded_oracle(self.oracle, keep_running=internals.is_chief())
         else:
-            super()._populate_initial_space()
+            super().populate_initial_space()
 
     def search(self, *args, **kwargs):
-        if kt_distribute.is_chief_oracle():
+        if internals.is_chief():
             oracle, path = self.oracle, os.path.join(self.project_dir, FINISHED)
             # Hyperband can end before max_trials; only the marker tells a restarted chief so.
             before = os.path.isfile(path) and _load(path)["max_trials"] == oracle.max_trials
             serve_chief(oracle, on_bound=self.save, on_trial_end=self.report_trial_end,
-                        finished=lambda: before or (oracle.remaining_trials() == 0 and not oracle._retry_queue))
+                        finished=lambda: before or (oracle.remaining_trials() == 0
+                                                    and not internals.retry_queue(oracle)))
         else:
             super().search(*args, **kwargs)
-        if not self._is_worker():
+        if not self.is_worker():
             self.save()  # in a chief, the first save after the last trial ended: nothing is ongoing
             write_json(os.path.join(self.project_dir, FINISHED), {"max_trials": self.oracle.max_trials})
 
