@@ -8,23 +8,19 @@ written.
 
 from __future__ import annotations
 
-import gc
 import math
-import random
 import time
 import traceback
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import keras
 import numpy as np
 import tensorflow as tf
-from tensorflow.python.eager import context as tf_context
-from tensorflow.python.framework import config as tf_config
 
 from kerasbatch import __version__, data, distribute, precision
+from kerasbatch.global_state import run_scope
 from kerasbatch.callbacks import (GradientNoise, HistoryFile, LearningRateLog, StopOnNonFinite, TensorBoardScalars,
                                   Throughput, TimeToTarget, WeightDistance)
 from kerasbatch.config import RunConfig
@@ -125,36 +121,6 @@ def run(config: RunConfig, store: Store, run_id: str | None = None, *, verbose: 
         summary.update(run_id=run_id, **(extra or {}))
         store.finish_run(run_id, summary)
     return RunResult(run_id, folder, summary, history, model=model)
-
-
-@contextmanager
-def run_scope(policy: str, seed: int, fresh: bool = True) -> Iterator[None]:
-    """Borrow the global state a run needs (policy, seeds, op determinism) and give it back after.
-
-    ``fresh=False`` keeps Keras's session: for a model that was built before the scope opened.
-    """
-    was_deterministic = tf_config.is_op_determinism_enabled()
-    python_state, numpy_state = random.getstate(), np.random.get_state()
-    tf_seed, previous_policy = tf_context.global_seed(), keras.mixed_precision.global_policy()
-    if fresh:
-        keras.backend.clear_session()
-    keras.utils.set_random_seed(seed)
-    tf_config.enable_op_determinism()
-    keras.mixed_precision.set_global_policy(policy)
-    try:
-        yield
-    finally:
-        if not was_deterministic:
-            tf_config.disable_op_determinism()
-        random.setstate(python_state)
-        np.random.set_state(numpy_state)
-        if fresh:
-            # Keras keeps per-session state (layer names, graphs); without this, memory grows per run.
-            keras.backend.clear_session()
-            gc.collect()
-        # After clear_session, which resets both.
-        tf.random.set_seed(tf_seed)
-        keras.mixed_precision.set_global_policy(previous_policy)
 
 
 def compile_model(config: RunConfig, dataset: data.Dataset) -> keras.Model:

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 import tensorflow as tf
 
-from kerasbatch import train
+from kerasbatch import global_state, train
 from kerasbatch.config import ModelConfig, OptimConfig, SweepConfig
 from kerasbatch.errors import DataError, StoreError
 from kerasbatch.store import Store
@@ -171,15 +171,18 @@ def test_runs_in_one_process_leave_no_models_or_keras_state_behind(tmp_path):
     assert keras.layers.Dense(1).name == "dense"  # Keras's session (and its name counters) was cleared
 
 
-def test_a_run_gives_back_the_callers_policy_and_seed(tmp_path):
-    from tensorflow.python.eager import context
-
+def test_a_run_gives_back_the_callers_policy_seed_and_op_determinism(tmp_path):
     keras.mixed_precision.set_global_policy("mixed_bfloat16")
     tf.random.set_seed(123)
+    expected = tf.random.uniform([4]).numpy()  # the caller's first draw after seeding
+    tf.random.set_seed(123)
+    assert not global_state.op_determinism()
     try:
         train.run(dots_run(epochs=1, diagnostics=()), Store(tmp_path, "p"), verbose=0)
         assert keras.mixed_precision.global_policy().name == "mixed_bfloat16"
-        assert context.global_seed() == 123
+        np.testing.assert_array_equal(tf.random.uniform([4]).numpy(), expected)
+        assert not global_state.op_determinism()  # on inside the run only
     finally:
         keras.mixed_precision.set_global_policy("float32")
         tf.random.set_seed(None)
+
