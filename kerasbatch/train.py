@@ -21,10 +21,11 @@ import tensorflow as tf
 
 from kerasbatch import __version__, data, distribute, precision
 from kerasbatch.global_state import run_scope
+from kerasbatch.warm_start import ContinuedCounts, EarlierTraining, earlier_training, to_target
 from kerasbatch.callbacks import (GradientNoise, HistoryFile, LearningRateLog, StopOnNonFinite, TensorBoardScalars,
                                   Throughput, TimeToTarget, WeightDistance)
 from kerasbatch.config import RunConfig
-from kerasbatch.errors import KerasbatchError, first_line
+from kerasbatch.errors import ConfigError, KerasbatchError, first_line
 from kerasbatch.models import build_model
 from kerasbatch.optim import make_optimizer, make_schedule, save_model
 from kerasbatch.store import HISTORY, MODEL, TENSORBOARD, Store, atomic_path
@@ -93,7 +94,8 @@ def validate(config: RunConfig, *, model: bool = True) -> data.Dataset:
 
 def run(config: RunConfig, store: Store, run_id: str | None = None, *, verbose: int = 2,
         model: keras.Model | None = None, extra: dict[str, Any] | None = None,
-        callbacks: list[keras.callbacks.Callback] | None = None) -> RunResult:
+        callbacks: list[keras.callbacks.Callback] | None = None, initial_epoch: int = 0,
+        warm_start: str | None = None) -> RunResult:
     """Train one run into ``store`` (or return it as stored, when it already finished).
 
     Args:
@@ -105,42 +107,55 @@ def run(config: RunConfig, store: Store, run_id: str | None = None, *, verbose: 
             KerasTuner hypermodel does); by default one is built here.
         extra: more fields for the summary (a tuner trial's id and hyperparameters).
         callbacks: more Keras callbacks for ``fit`` (a progress display), called after the measuring ones.
+        initial_epoch: epochs ``model`` was trained already (a warm start); the run trains epochs
+            ``initial_epoch + 1`` to ``config.epochs`` and its history, epochs, steps and times count
+            from epoch 1 of the whole training.
+        warm_start: the finished run of ``store`` whose training ``model`` continues (see
+            :mod:`kerasbatch.warm_start`); its seconds, steps and history rows come first.
     """
     run_id = run_id or run_id_for(config)
     identity = config.identity()
     if store.check_run(run_id, identity):
         return RunResult(run_id, store.run_dir(run_id), store.read_summary(run_id), skipped=True)
+    if not 0 <= initial_epoch < config.epochs:
+        raise ConfigError(f"initial_epoch must be 0 to {config.epochs - 1} (epochs - 1), got {initial_epoch}")
+    earlier = earlier_training(store, warm_start, initial_epoch, config.target)
     # The model is checked by building it below, before the run folder is made.
     dataset = validate(config, model=False)
     policy = precision.resolve(config.precision)
     precision.warn(policy, config.batch_size, on_gpu=bool(tf.config.list_physical_devices("GPU")))
     with run_scope(policy, config.seed, fresh=model is None):
-        model = model or compile_model(config, dataset)
+        model = model or compile_model(config, dataset, initial_epoch)
         folder = store.begin_run(run_id, config.to_dict(), identity)
-        summary, history = _train(config, dataset, model, folder, verbose, callbacks or [])
+        summary, history = _train(config, dataset, model, folder, verbose, callbacks or [], earlier)
+        if initial_epoch:
+            summary.update(initial_epoch=initial_epoch, warm_start=warm_start)
         summary.update(run_id=run_id, **(extra or {}))
         store.finish_run(run_id, summary)
     return RunResult(run_id, folder, summary, history, model=model)
 
 
-def compile_model(config: RunConfig, dataset: data.Dataset) -> keras.Model:
+def compile_model(config: RunConfig, dataset: data.Dataset, initial_epoch: int = 0) -> keras.Model:
     """The run's model, built under the active precision policy inside the run's strategy, and compiled
-    with its optimizer and learning-rate schedule."""
+    with its optimizer and learning-rate schedule (laid over the epochs after ``initial_epoch``: a warm
+    start's optimizer starts afresh)."""
     with distribute.get_strategy(config.strategy).scope():
         model = build_model(config.model.name, dataset.input_shape, dataset.num_classes,
                             widths=config.model.widths, dropout=config.model.dropout)
         steps_per_epoch = dataset.n_train // config.batch_size
-        schedule = make_schedule(config.optim, config.batch_size, steps_per_epoch, config.epochs)
+        schedule = make_schedule(config.optim, config.batch_size, steps_per_epoch, config.epochs - initial_epoch)
         model.compile(optimizer=make_optimizer(config.optim, schedule),
                       loss=keras.losses.SparseCategoricalCrossentropy(), metrics=["accuracy"])
     return model
 
 
-def build_callbacks(config: RunConfig, dataset: data.Dataset, folder: Path | None) -> dict[str, keras.callbacks.Callback]:
+def build_callbacks(config: RunConfig, dataset: data.Dataset, folder: Path | None,
+                    earlier: EarlierTraining = EarlierTraining()) -> dict[str, keras.callbacks.Callback]:
     """The measuring callbacks of a run, by name, in the order Keras must call them.
 
     Measurements come first so that the history file and TensorBoard, last, see every value they
-    wrote into the epoch logs. With ``folder=None`` nothing is written to disk.
+    wrote into the epoch logs. With ``folder=None`` nothing is written to disk. A warm start's counts
+    and history rows continue those of the ``earlier`` training.
     """
     diagnostics = set(config.diagnostics)
     callbacks: dict[str, keras.callbacks.Callback] = {
@@ -156,8 +171,10 @@ def build_callbacks(config: RunConfig, dataset: data.Dataset, folder: Path | Non
         callbacks["weight_distance"] = WeightDistance()
     if config.target is not None:
         callbacks["target"] = TimeToTarget(config.target, config.batch_size, stop=config.stop_at_target)
+    if earlier.steps or earlier.seconds:
+        callbacks["continued"] = ContinuedCounts(earlier, config.batch_size)
     if folder is not None:
-        callbacks["history"] = HistoryFile(folder / HISTORY)
+        callbacks["history"] = HistoryFile(folder / HISTORY, earlier=earlier.rows)
         callbacks["tensorboard"] = TensorBoardScalars(folder / TENSORBOARD)
     return callbacks
 
@@ -174,15 +191,15 @@ def _probe_batches(config: RunConfig, dataset: data.Dataset):
 
 
 def _train(config: RunConfig, dataset: data.Dataset, model: keras.Model, folder: Path, verbose: int,
-           extra_callbacks: list[keras.callbacks.Callback]):
-    callbacks = build_callbacks(config, dataset, folder)
+           extra_callbacks: list[keras.callbacks.Callback], earlier: EarlierTraining):
+    callbacks = build_callbacks(config, dataset, folder, earlier)
     train_ds = data.pipeline(dataset.x_train, dataset.y_train, config.batch_size, training=True,
                              seed=config.seed, augment=config.data.augment)
     val_ds = data.pipeline(dataset.x_val, dataset.y_val, EVAL_BATCH, training=False)
     status, error, trace = "ok", None, None
     started = time.perf_counter()
     try:
-        model.fit(train_ds, validation_data=val_ds, epochs=config.epochs, shuffle=False,
+        model.fit(train_ds, validation_data=val_ds, epochs=config.epochs, initial_epoch=earlier.epoch, shuffle=False,
                   callbacks=[*callbacks.values(), *extra_callbacks], verbose=verbose)
     except tf.errors.ResourceExhaustedError as exc:
         status, error = "oom", first_line(exc)
@@ -198,7 +215,7 @@ def _train(config: RunConfig, dataset: data.Dataset, model: keras.Model, folder:
         status = "diverged"
         error = f"loss became NaN or infinite at step {callbacks['divergence'].diverged_at_step}"
     history = callbacks["history"].rows
-    summary = _summarize(config, callbacks, history, status, error, train_seconds)
+    summary = _summarize(config, callbacks, history, status, error, train_seconds, earlier)
     summary["traceback"] = trace
     if status == "ok":
         summary.update(_evaluate(model, dataset, summary))
@@ -222,10 +239,11 @@ def _evaluate(model: keras.Model, dataset: data.Dataset, summary: dict[str, Any]
     }
 
 
-def _summarize(config, callbacks, history, status, error, train_seconds) -> dict[str, Any]:
+def _summarize(config, callbacks, history, status, error, train_seconds, earlier) -> dict[str, Any]:
     throughput: Throughput = callbacks["throughput"]
     val = [row.get("val_accuracy", math.nan) for row in history]
-    reached = getattr(callbacks.get("target"), "reached", None) or {}
+    reached = to_target(getattr(callbacks.get("target"), "reached", None), earlier, config.batch_size)
+    steps = throughput.steps + earlier.steps
     summary: dict[str, Any] = {
         "run_id": None,
         "status": status,
@@ -242,20 +260,17 @@ def _summarize(config, callbacks, history, status, error, train_seconds) -> dict
         "dataset": config.data.dataset,
         "model": config.model.name,
         "seed": config.seed,
-        "epochs": len(history),
-        "steps": throughput.steps,
-        "examples": throughput.steps * config.batch_size,
+        "epochs": earlier.epoch + len(history) - len(earlier.rows),
+        "steps": steps,
+        "examples": steps * config.batch_size,
         "best_val_accuracy": float(np.nanmax(val)) if np.isfinite(val).any() else math.nan,
         "final_val_accuracy": float(val[-1]) if val else math.nan,
         "test_accuracy": math.nan,
         "generalization_gap": math.nan,
         "target": config.target,
-        "epochs_to_target": reached.get("epochs_to_target"),
-        "steps_to_target": reached.get("steps_to_target"),
-        "examples_to_target": reached.get("examples_to_target"),
-        "seconds_to_target": reached.get("seconds_to_target"),
+        **reached,
         "samples_per_second": throughput.samples_per_second,
-        "train_seconds": train_seconds,
+        "train_seconds": train_seconds + earlier.seconds,
         "diverged_at_step": callbacks["divergence"].diverged_at_step,
     }
     summary.update(_diagnostic_summary(history))

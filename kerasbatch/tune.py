@@ -94,8 +94,7 @@ class BatchSizeHyperModel(kt.HyperModel):
         run = self.config.run
         learning_rate = hp.Float("learning_rate", *self.config.lr_range, sampling="log")
         batch_size = hp.Choice("batch_size", list(self.config.batch_sizes))
-        epochs = hp.values.get("tuner/epochs", run.epochs) - hp.values.get("tuner/initial_epoch", 0)
-        return dataclasses.replace(run, batch_size=batch_size, epochs=epochs,
+        return dataclasses.replace(run, batch_size=batch_size, epochs=hp.values.get("tuner/epochs", run.epochs),
                                    optim=dataclasses.replace(run.optim, learning_rate=learning_rate))
 
     def build(self, hp: kt.HyperParameters) -> keras.Model:
@@ -103,7 +102,7 @@ class BatchSizeHyperModel(kt.HyperModel):
         if self._dataset is None:
             self._dataset = data.load(config.data)
         with train.run_scope(precision.resolve(config.precision), config.seed, fresh=False):
-            return train.compile_model(config, self._dataset)
+            return train.compile_model(config, self._dataset, hp.values.get("tuner/initial_epoch", 0))
 
     def fit(self, hp, model, *args, **kwargs) -> dict[str, float]:
         """Train the trial with ``train.run``: its metrics, or ``FailedTrialError`` when the run failed.
@@ -131,17 +130,18 @@ class BatchSizeHyperModel(kt.HyperModel):
             trial_id, tuner_id = internals.trial_ids(callbacks)
         config = self.trial_config(hp)
         if epochs is not None:
-            config = dataclasses.replace(config, epochs=epochs - initial_epoch)
+            config = dataclasses.replace(config, epochs=epochs)
         run_id = run_id or (f"trial_{trial_id}" if trial_id is not None else f"trial_{uuid.uuid4().hex[:8]}")
         summary_extra = {"trial_id": trial_id, "tuner_id": tuner_id,
                          "hyperparameters": {"batch_size": config.batch_size,
                                              "learning_rate": config.optim.learning_rate}}
-        if "tuner/trial_id" in hp.values:
-            summary_extra.update(warm_start_trial=hp.values["tuner/trial_id"], initial_epoch=initial_epoch)
+        # Hyperband continues an earlier trial from its weights: the run counts that trial's training too.
+        warm_start = f"trial_{hp.values['tuner/trial_id']}" if "tuner/trial_id" in hp.values else None
         label = f"[trial {int(trial_id) + 1}/{self.config.max_trials}]" if str(trial_id).isdigit() else f"[{run_id}]"
         _say(self.progress, f"{label} batch {config.batch_size}, lr {config.optim.learning_rate:.4g} …")
         result = train.run(config, self.store, run_id, model=model, extra=summary_extra,
-                           verbose=self.verbose if verbose is None else verbose)
+                           verbose=self.verbose if verbose is None else verbose, initial_epoch=initial_epoch,
+                           warm_start=warm_start)
         self.results.append(result)
         _say(self.progress, f"{label} {train.describe(result)}")
         if not result.ok:

@@ -1,5 +1,6 @@
 """The KerasTuner search: trials are ordinary runs, the search resumes, fails per trial, and spreads over processes."""
 
+import csv
 import json
 import math
 import os
@@ -233,18 +234,33 @@ def test_a_diverging_trial_fails_for_keras_tuner_and_the_search_goes_on(tmp_path
 
 def test_hyperband_warm_starts_its_second_round_from_the_best_first_round_trial(tmp_path):
     store = Store(tmp_path, "hyperband")
-    results = tune(search(run=dots_run(diagnostics=(), epochs=3), tuner="hyperband", max_trials=4), store, verbose=0)
+    # Every trial reaches so low a target in its first epoch: the warm-started one at its parent's time.
+    config = search(run=dots_run(diagnostics=(), epochs=3, target=0.05), tuner="hyperband", max_trials=4)
+    results = tune(config, store, verbose=0)
     assert [r.status for r in results] == ["ok"] * 4
     epochs = [r.summary["epochs"] for r in results]
-    assert epochs == [1, 1, 1, 2]  # three 1-epoch trials, then the best continued from epoch 1 to 3
+    assert epochs == [1, 1, 1, 3]  # three 1-epoch trials, then the best continued from epoch 1 to 3
     first_round = {r.summary["trial_id"]: r.summary["best_val_accuracy"] for r in results[:3]}
     warm = results[3].summary
+    parent = results[int(warm["warm_start"].removeprefix("trial_"))].summary
     assert warm["initial_epoch"] == 1
-    assert first_round[warm["warm_start_trial"]] == max(first_round.values())
-    assert warm["hyperparameters"] == results[int(warm["warm_start_trial"])].summary["hyperparameters"]
-    source = store.study_dir / "keras_tuner" / "search" / f"trial_{warm['warm_start_trial']}"
+    assert first_round[parent["trial_id"]] == max(first_round.values())
+    assert warm["hyperparameters"] == parent["hyperparameters"]
+    source = store.study_dir / "keras_tuner" / "search" / f"trial_{parent['trial_id']}"
     assert (source / "checkpoint.weights.h5").is_file()
     assert set(best_hyperparameters(store.study_dir)) == {"batch_size", "learning_rate"}
+
+    # The warm-started trial's run covers its whole training: the parent's epoch, then its own two.
+    with open(results[3].path / "history.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    with open(store.run_dir(parent["run_id"]) / "history.csv", newline="") as fh:
+        assert rows[0] == next(csv.DictReader(fh))
+    assert [int(row["epoch"]) for row in rows] == [1, 2, 3]
+    assert [int(row["steps"]) for row in rows] == [parent["steps"] * e for e in (1, 2, 3)] == \
+        [warm["steps"] // 3 * e for e in (1, 2, 3)]
+    assert warm["train_seconds"] > float(rows[1]["elapsed"]) > parent["train_seconds"]
+    assert parent["epochs_to_target"] == warm["epochs_to_target"] == 1
+    assert 0 < warm["seconds_to_target"] == parent["seconds_to_target"] < parent["train_seconds"]
 
 
 def test_a_stock_keras_tuner_tuner_drives_the_hypermodel(tmp_path):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import math
+from collections.abc import Sequence
 from pathlib import Path
 
 import keras
@@ -24,15 +25,17 @@ class HistoryFile(keras.callbacks.Callback):
 
     Args:
         path: the CSV file to write.
+        earlier: rows that come first (the epochs of the training a warm start continues).
     """
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, earlier: Sequence[dict[str, float]] = ()):
         super().__init__()
         self.path = Path(path)
+        self.earlier = [dict(row) for row in earlier]
         self.rows: list[dict[str, float]] = []
 
     def on_train_begin(self, logs=None):
-        self.rows = []
+        self.rows = [dict(row) for row in self.earlier]
 
     def on_epoch_end(self, epoch, logs=None):
         row = {"epoch": epoch + 1}
