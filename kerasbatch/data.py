@@ -150,64 +150,15 @@ def _tfds(name: str, config: DataConfig):
 
 
 def _npz(argument: str, config: DataConfig):
-    path = Path(argument)
-    if not path.is_file():
-        raise DataError(f"no such file {str(path)!r} for dataset npz:{path}")
-    try:
-        arrays = np.load(path)
-    except Exception as exc:
-        raise DataError(f"cannot read {str(path)!r} as a .npz file: {exc}") from None
-    required = ("x_train", "y_train", "x_test", "y_test")
-    missing = [k for k in required if k not in arrays.files]
-    if missing:
-        raise DataError(f"{str(path)!r} lacks the arrays {', '.join(missing)} (need {', '.join(required)})")
-    names = [n for n in ("train", "val", "test") if f"x_{n}" in arrays.files and f"y_{n}" in arrays.files]
-    try:
-        splits = {n: (arrays[f"x_{n}"], arrays[f"y_{n}"]) for n in names}
-    except ValueError as exc:  # object arrays: loading them would run pickled code
-        raise DataError(f"cannot read {str(path)!r}: {exc}") from None
-    num_classes = check_arrays(splits, where=f"{str(path)!r}: ")
-    splits = {n: (x if x.dtype == np.uint8 else x.astype("float32"), y.reshape(-1).astype("int64"))
-              for n, (x, y) in splits.items()}
-    return splits["train"], splits.get("val"), splits["test"], num_classes
+    from kerasbatch.arrays import load_npz
+
+    return load_npz(Path(argument))
 
 
-def check_arrays(splits: dict[str, tuple[np.ndarray, np.ndarray]], where: str = "") -> int:
-    """Check a set's (x, y) splits before anything trains on them; return the number of classes.
+def _arrays(fingerprint: str, config: DataConfig):
+    from kerasbatch.arrays import load_registered
 
-    Every split needs as many labels as examples, finite numeric inputs and integer labels
-    ``0 … num_classes-1``, with at least two classes among the training labels. A bad array is a
-    :class:`DataError` that names it: an all-NaN input would otherwise train to the end and look fine.
-    """
-    labels = []
-    for split, (x, y) in splits.items():
-        x, y = np.asarray(x), np.asarray(y)
-        if len(x) != len(y) or y.ndim > 2 or (y.ndim == 2 and y.shape[1] != 1):
-            raise DataError(f"{where}x_{split} has {len(x)} rows but y_{split} has shape {y.shape}; "
-                            "need one integer label per example")
-        if not (np.issubdtype(x.dtype, np.number) or x.dtype == bool):
-            raise DataError(f"{where}x_{split} must hold numbers, got dtype {x.dtype}")
-        first = next(iter(splits.values()))[0]
-        if x.shape[1:] != np.shape(first)[1:]:
-            raise DataError(f"{where}x_{split} has examples of shape {x.shape[1:]}, others {np.shape(first)[1:]}")
-        if np.issubdtype(x.dtype, np.inexact) and not _all_finite(x):
-            raise DataError(f"{where}x_{split} holds NaN or infinite values")
-        y = y.reshape(-1)
-        integral = np.issubdtype(y.dtype, np.integer) or (
-            np.issubdtype(y.dtype, np.floating) and _all_finite(y) and np.array_equal(y, np.round(y)))
-        if not integral or (y.size and y.min() < 0):
-            raise DataError(f"{where}y_{split} must hold integer class labels 0 … num_classes-1")
-        labels.append(y)
-    classes = np.unique(splits["train"][1]) if "train" in splits else np.unique(np.concatenate(labels))
-    if len(classes) < 2:
-        raise DataError(f"{where}y_train holds {len(classes)} class; a classifier needs at least two")
-    return int(max(int(y.max()) for y in labels if y.size)) + 1
-
-
-def _all_finite(x: np.ndarray, chunk: int = 1 << 24) -> bool:
-    """``np.isfinite(x).all()`` in pieces, so that a large set needs no full-size mask."""
-    flat = x.reshape(-1)
-    return all(np.isfinite(flat[i:i + chunk]).all() for i in range(0, flat.size, chunk))
+    return load_registered(fingerprint)
 
 
 @dataclass(frozen=True)
@@ -228,6 +179,7 @@ DATASETS: dict[str, DatasetEntry] = {
     "mnist1d": DatasetEntry("mnist1d", _mnist1d),
     "tfds": DatasetEntry("tfds:NAME", _tfds),
     "npz": DatasetEntry("npz:PATH", _npz),
+    "arrays": DatasetEntry("arrays:FINGERPRINT", _arrays),
 }
 """Dataset kinds by the name before the colon."""
 

@@ -152,3 +152,23 @@ def test_mnist1d_is_generated_once_into_the_cache_and_leaves_global_rngs_alone(t
     again = data.load(DataConfig(dataset="mnist1d", mnist1d_samples=300, val_fraction=0.2))
     assert np.array_equal(np.sort(np.concatenate([again.y_train, again.y_val])),
                           np.sort(np.concatenate([ds.y_train, ds.y_val])))
+
+
+def test_in_memory_arrays_are_named_by_content_and_found_again_from_the_cache(tmp_path, monkeypatch):
+    from kerasbatch import arrays
+
+    monkeypatch.setenv("KERASBATCH_CACHE", str(tmp_path))
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(50, 3)).astype("float32"), np.arange(50) % 2
+    name = arrays.register_arrays(x, y, validation_data=(x[:10], y[:10]))
+    assert name.startswith("arrays:") and name == arrays.register_arrays(x, y, validation_data=(x[:10], y[:10]))
+    assert arrays.register_arrays(x + 1, y, validation_data=(x[:10], y[:10])) != name  # other content, other name
+    ds = data.load(DataConfig(dataset=name))
+    assert (len(ds.x_train), len(ds.x_val), len(ds.x_test)) == (40, 10, 10)  # 20 % of train held out for test
+    monkeypatch.setattr(arrays, "_REGISTERED", {})  # a new process: only the cache has them
+    again = arrays.load_registered(name.split(":")[1])
+    assert np.array_equal(again[0][0], x) and again[2] is None
+    with pytest.raises(DataError, match="x_train holds NaN"):
+        arrays.register_arrays(np.full((4, 2), np.nan), np.arange(4) % 2)
+    with pytest.raises(DataError, match="no arrays with fingerprint 00"):
+        data.load(DataConfig(dataset="arrays:00"))
