@@ -146,7 +146,8 @@ def _display(settings: dict[str, Any], runs: int):
     Live on a terminal, plain lines elsewhere; beside Keras's own epoch lines with ``--verbose``.
     TensorFlow is imported here, with its load-time chatter kept off the console.
     """
-    from kerasbatch.progress import StudyProgress, import_tensorflow_quietly
+    from kerasbatch.progress import StudyProgress
+    from kerasbatch.quiet_import import import_tensorflow_quietly
 
     quiet, verbose = _output(settings)
     import_tensorflow_quietly()

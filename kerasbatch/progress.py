@@ -21,10 +21,7 @@ from __future__ import annotations
 
 import logging
 import math
-import os
-import re
 import sys
-import tempfile
 import time
 from typing import Any, Callable
 
@@ -128,9 +125,11 @@ class StudyProgress:
         self._epochs_per_run = epochs
         rate = f", lr {learning_rate:.4g}" if learning_rate is not None else ""
         label = label or f"[{index}/{self.total}]"
+        # Epochs by Keras's count: ``first`` the one training began at (past 0 for a resumed run),
+        # ``epoch`` how many have ended, ``current`` the one shown (from 1).
         self._run = {"label": label, "start_line": f"{label} batch {batch_size}{rate} …", "batch_size": batch_size,
-                     "epochs": epochs, "epoch": 0, "step": 0, "steps": None, "val_accuracy": None,
-                     "gns": None, "began": None}
+                     "epochs": epochs, "first": 0, "epoch": 0, "current": 1, "step": 0, "steps": None,
+                     "val_accuracy": None, "gns": None, "began": None}
 
     def skip_run(self, index: int, line: str, *, label: str | None = None) -> None:
         """Run ``index`` needs no training (it is in the store already): its line, and no time in the ETA."""
@@ -159,6 +158,15 @@ class StudyProgress:
             if self._live is None:
                 self.note(self._run["start_line"])
 
+    def epoch_begin(self, epoch: int) -> None:
+        """Epoch ``epoch`` (from 0) begins: past 0 for a run resumed with Keras's ``initial_epoch``."""
+        run = self._run
+        if run is None:
+            return
+        if run["epoch"] == run["first"] == 0 and epoch > 0:
+            run.update(first=epoch, epoch=epoch)  # the epochs before it were trained earlier
+        run["current"] = epoch + 1
+
     def batch_end(self, step: int) -> None:
         if self._run is not None:
             self._run["step"] = step
@@ -186,9 +194,7 @@ class StudyProgress:
         run = self._run
         if run is None:
             return f"{self._ended}/{self.total} runs done" if self._ended else "starting …"
-        # The epoch under way, or the one just ended until the next one takes its first step.
-        epoch = run["epoch"] if run["step"] == 0 and run["epoch"] > 0 else min(run["epoch"] + 1, run["epochs"])
-        parts = [f"epoch {epoch}/{run['epochs']}"]
+        parts = [f"epoch {run['current']}/{run['epochs']}"]  # under way, or just ended
         if run["val_accuracy"] is not None:
             parts.append(f"val acc {run['val_accuracy']:.3f}")
         if run["gns"] is not None:
@@ -213,21 +219,25 @@ class StudyProgress:
         spent = self._train_seconds + (self.clock() - run["began"] if run and run["began"] is not None else 0.0)
         return spent / done * self._units_left()
 
-    def _run_units(self) -> float:
+    def _step_part(self) -> float:
+        """How much of the epoch under way is done (0 to 1)."""
         run = self._run
-        if run is None:
-            return 0.0
-        part = run["step"] / run["steps"] if run["steps"] else 0.0
-        return run["epoch"] + min(part, 1.0)
+        return min(run["step"] / run["steps"], 1.0) if run and run["steps"] else 0.0
+
+    def _run_units(self) -> float:
+        """Epochs this run has trained so far (not those of a run it resumes)."""
+        run = self._run
+        return run["epoch"] - run["first"] + self._step_part() if run else 0.0
 
     def _units_left(self) -> float:
         """Epochs still to train: the rest of this run, and as many as it has for each run to come."""
-        here = self._run["epochs"] - self._run_units() if self._run else 0.0
+        run = self._run
+        here = run["epochs"] - run["epoch"] - self._step_part() if run else 0.0
         return max(here, 0.0) + self._runs_left * self._epochs_per_run
 
     def _settle(self, run: dict[str, Any]) -> None:
         """Book a finished run's epochs and time; a run that stopped early simply trained fewer."""
-        self._done_units += run["epoch"]
+        self._done_units += run["epoch"] - run["first"]
         if run["began"] is not None:
             self._train_seconds += self.clock() - run["began"]
 
@@ -247,49 +257,6 @@ class StudyProgress:
         lines.add_row(facts)
         lines.add_row(line)
         return lines
-
-
-# What TensorFlow's C++ side prints while it loads, before its logging honours TF_CPP_MIN_LOG_LEVEL:
-# absl's notice, INFO and WARNING lines (oneDNN, CUDA stubs), and on a machine without a GPU the
-# failed driver probe. Lines of 200 characters that tell a user nothing they can act on.
-_PREAMBLE = "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR"
-_INFO_OR_WARNING = re.compile(r"^[IW]\d{4} ")
-_NO_GPU = re.compile(r"^E\d{4} .*failed call to cuInit")
-
-
-def import_tensorflow_quietly() -> None:
-    """Import TensorFlow (and look for GPUs) with its load-time chatter kept off stderr.
-
-    Anything else it writes there (a real error) is passed on, and all of it when the import fails.
-    """
-    if "tensorflow" in sys.modules:
-        return
-    try:
-        sys.stderr.flush()
-        saved = os.dup(2)
-    except (AttributeError, OSError, ValueError):  # no file descriptor 2 to borrow
-        import tensorflow  # noqa: F401
-        return
-    gpus = None  # stays None if the import fails, and then every line is passed on
-    with tempfile.TemporaryFile() as capture:
-        os.dup2(capture.fileno(), 2)
-        try:
-            import tensorflow as tf
-
-            gpus = tf.config.list_physical_devices("GPU")
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-            capture.seek(0)
-            lines = capture.read().decode(errors="replace").splitlines()
-            kept = lines if gpus is None else [line for line in lines if not _chatter(line, bool(gpus))]
-            if kept:
-                print("\n".join(kept), file=sys.stderr, flush=True)
-
-
-def _chatter(line: str, have_gpu: bool) -> bool:
-    """Whether ``line`` is TensorFlow's load-time noise (see :func:`import_tensorflow_quietly`)."""
-    return line == _PREAMBLE or bool(_INFO_OR_WARNING.match(line)) or (not have_gpu and bool(_NO_GPU.match(line)))
 
 
 def _stderr_log_handlers(stream) -> list[logging.StreamHandler]:

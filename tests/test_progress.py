@@ -6,7 +6,8 @@ import re
 
 import pytest
 
-from kerasbatch.progress import WIDTH, StudyProgress, _chatter, clip, duration
+from kerasbatch.progress import WIDTH, StudyProgress, clip, duration
+from kerasbatch.quiet_import import _chatter
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
@@ -23,6 +24,7 @@ class Clock:
 
 def _epoch(progress: StudyProgress, clock: Clock, epoch: int, seconds: float, steps: int = 10, **logs) -> None:
     """One epoch of ``steps`` steps taking ``seconds``, as ProgressFeed would report it."""
+    progress.epoch_begin(epoch)
     for step in range(1, steps + 1):
         clock.now += seconds / steps
         progress.batch_end(step)
@@ -203,3 +205,19 @@ def test_log_lines_and_warnings_print_above_the_live_line_and_handlers_get_their
     err = capsys.readouterr().err
     # Each message is written once the live line is cleared (ESC[2K), on a line of its own.
     assert "\x1b[2Kretracing\n" in err and "\x1b[2Kwarning: slow on CPU\n" in err
+
+
+def test_a_resumed_run_counts_only_the_epochs_it_trains_itself():
+    clock = Clock()
+    with StudyProgress(2, write=lambda line: None, clock=clock) as progress:
+        progress.start_run(1, 32, epochs=4)  # a Hyperband trial resumed at epoch 2 of 4
+        progress.train_begin(steps=10)
+        progress.epoch_begin(2)
+        assert progress.status_line().startswith("[1/2] batch 32: epoch 3/4")
+        assert progress.fraction() == 0.0  # nothing trained in this study yet
+        _epoch(progress, clock, 2, 6.0)
+        # 1 epoch trained in 6 s; left: 1 of this run and 4 for the next.
+        assert progress.eta() == pytest.approx(30.0) and progress.fraction() == pytest.approx(1 / 6)
+        _epoch(progress, clock, 3, 6.0)
+        progress.finish_run("batch 32 ok")
+        assert progress.eta() == pytest.approx(24.0)

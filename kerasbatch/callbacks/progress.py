@@ -13,7 +13,8 @@ class ProgressFeed(keras.callbacks.Callback):
     forces no device sync and leaves Keras free to dispatch batch hooks asynchronously.
 
     Args:
-        display: anything with ``train_begin(steps)``, ``batch_end(step)`` and ``epoch_end(epoch, logs)``.
+        display: anything with ``train_begin(steps)``, ``epoch_begin(epoch)``, ``batch_end(step)`` and
+            ``epoch_end(epoch, logs)``.
 
     Example::
 
@@ -30,6 +31,9 @@ class ProgressFeed(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         self.display.train_begin(self.params.get("steps"))
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.display.epoch_begin(epoch)
 
     def on_train_batch_end(self, batch, logs=None):
         self.display.batch_end(batch + 1)
