@@ -23,6 +23,7 @@ setup(
         "tensorboard>=2.16",
         "tensorflow-datasets>=4.9",
         "click>=8.1",
+        "cloudpickle>=2.0",
         "rich>=13.0",
         "pandas>=2.0",
         "pyyaml>=6.0",

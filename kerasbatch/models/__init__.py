@@ -48,6 +48,8 @@ MODELS: dict[str, ModelEntry] = {
 }
 """The built-in models by name."""
 
+BUILDER_PREFIX = "builder:"  # a function handed over in Python (see :mod:`kerasbatch.models.builders`)
+
 MODEL_NAMES: tuple[str, ...] = tuple(MODELS)
 """Names :func:`build_model` accepts besides ``package.module:function``."""
 
@@ -80,8 +82,13 @@ def build_model(
             a ``keras.Model``, or an image model is given non-image input.
     """
     input_shape = tuple(int(d) for d in input_shape)
+    if name.startswith(BUILDER_PREFIX):
+        from kerasbatch.models.builders import load_builder
+
+        model = call_builder(load_builder(name), name, input_shape, num_classes)
+        return ensure_float32_output(model, input_shape=input_shape)
     if ":" in name:
-        model = _build_user_model(name, input_shape, num_classes)
+        model = call_builder(_import_user_model(name), name, input_shape, num_classes)
         return ensure_float32_output(model, input_shape=input_shape)
     entry = MODELS.get(name)
     if entry is None:
@@ -145,10 +152,8 @@ def ensure_float32_output(
     )
 
 
-def _build_user_model(target: str, input_shape: tuple[int, ...], num_classes: int) -> keras.Model:
-    """Import ``package.module:function``, call it and check that it returned a ``keras.Model``."""
-    import keras
-
+def _import_user_model(target: str):
+    """The function ``package.module:function`` names."""
     module_name, _, function_name = target.partition(":")
     if not module_name or not function_name or ":" in function_name:
         raise ConfigError(f"user model {target!r} must look like package.module:function")
@@ -159,15 +164,24 @@ def _build_user_model(target: str, input_shape: tuple[int, ...], num_classes: in
             f"cannot import module {module_name!r} for model {target!r}: {exc}"
         ) from exc
     try:
-        fn = getattr(module, function_name)
+        return getattr(module, function_name)
     except AttributeError as exc:
         raise ConfigError(f"module {module_name!r} has no attribute {function_name!r}") from exc
+
+
+def call_builder(fn, target: str, input_shape: tuple[int, ...], num_classes: int) -> keras.Model:
+    """Call a user's model-building function and check that it returned a ``keras.Model``.
+
+    A builder takes ``input_shape=`` and ``num_classes=``, or nothing at all (a notebook's
+    ``build_model()``, whose model already knows its input).
+    """
+    import keras
+
     if not callable(fn):
         raise ConfigError(f"user model {target!r} is not callable")
-    _check_signature(fn, target)
-
+    kwargs = _builder_arguments(fn, target, input_shape, num_classes)
     try:
-        model = fn(input_shape=input_shape, num_classes=num_classes)
+        model = fn(**kwargs)
     except Exception as exc:  # the user's code: their bug to see in one line (the traceback with --debug)
         raise ConfigError(f"model builder {target!r} raised {type(exc).__name__}: {first_line(exc)}") from exc
     if not isinstance(model, keras.Model):
@@ -177,16 +191,20 @@ def _build_user_model(target: str, input_shape: tuple[int, ...], num_classes: in
     return model
 
 
-def _check_signature(fn, target: str) -> None:
-    """Raise ConfigError if ``fn`` cannot take ``input_shape=`` and ``num_classes=``."""
+def _builder_arguments(fn, target: str, input_shape: tuple[int, ...], num_classes: int) -> dict:
+    """``input_shape=`` and ``num_classes=`` when ``fn`` takes them, nothing when it takes no arguments."""
     # Checked before the call, so that a TypeError raised inside the user's code is reported as theirs.
+    kwargs = {"input_shape": input_shape, "num_classes": num_classes}
     try:
         signature = inspect.signature(fn)
     except (TypeError, ValueError):
-        return  # some callables (builtins, C extensions) have no signature to inspect
-    try:
-        signature.bind(input_shape=(), num_classes=0)
-    except TypeError as exc:
-        raise ConfigError(
-            f"user model {target!r} must accept input_shape= and num_classes= keyword arguments"
-        ) from exc
+        return kwargs  # some callables (builtins, C extensions) have no signature to inspect
+    for candidate in (kwargs, {}):
+        try:
+            signature.bind(**candidate)
+            return candidate
+        except TypeError:
+            pass
+    raise ConfigError(
+        f"user model {target!r} must accept input_shape= and num_classes= keyword arguments, or none"
+    )
