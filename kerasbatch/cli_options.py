@@ -37,19 +37,25 @@ class SettingType(click.ParamType):
             self.fail(str(exc).split(", got ")[0], param, ctx)
 
 
+class FromText(click.ParamType):
+    """``base`` for text from the command line; a YAML value keeps its own type, so that the config's
+    validation sees ``epochs: 7.5`` as the mistake it is instead of click quietly making it 7."""
+
+    def __init__(self, base: click.ParamType) -> None:
+        self.base, self.name = base, base.name
+
+    def convert(self, value, param, ctx):
+        return self.base.convert(value, param, ctx) if isinstance(value, str) else value
+
+
 INT_LIST = SettingType("INTEGERS", checks.parse_int_list)
 FLOAT_PAIR = SettingType("LOW,HIGH", checks.parse_float_pair)
 DIAGNOSTICS = SettingType("NAMES", lambda _, text: cfg.parse_diagnostics(text))
 
 # A field's type, as written in its annotation, -> the click type of its flag.
-_TYPES = {"int": click.INT, "float": click.FLOAT, "str": click.STRING, "Path": click.Path(), "bool": click.BOOL,
+_TYPES = {"int": FromText(click.INT), "float": FromText(click.FLOAT), "str": FromText(click.STRING),
+          "Path": FromText(click.Path()),
           "tuple[int, ...]": INT_LIST, "tuple[float, float]": FLOAT_PAIR, "tuple[str, ...]": DIAGNOSTICS}
-
-
-def _show(value: Any) -> str:
-    if isinstance(value, tuple):
-        return ",".join(map(str, value)) if value else "none"
-    return "none" if value is None else str(value)
 
 
 def option(name: str, f: dataclasses.Field, **extra: Any) -> Callable:
@@ -58,16 +64,15 @@ def option(name: str, f: dataclasses.Field, **extra: Any) -> Callable:
     kind = str(f.type).replace(" | None", "")
     flag = "--" + name.replace("_", "-")
     help_text = f.metadata.get("help", "").format(**_registry_names())
-    kwargs: dict[str, Any] = {"default": default, "show_default": _show(default), "help": help_text}
+    kwargs: dict[str, Any] = {"default": default, "show_default": True, "help": help_text}
     if kind == "bool":
         flag = f"{flag}/--no-{name.replace('_', '-')}"
-        kwargs["show_default"] = True
     elif f.metadata.get("choices"):
         kwargs["type"] = click.Choice(f.metadata["choices"])
     else:
         kwargs["type"] = _TYPES[kind]
     kwargs.update(extra)
-    return click.option(flag, name, **kwargs)
+    return click.option(flag, *f.metadata.get("aliases", ()), name, **kwargs)
 
 
 @functools.cache

@@ -38,12 +38,13 @@ def check_choices(config: Any) -> None:
 
 
 def setting(default: Any = dataclasses.MISSING, help: str = "", *, factory: Any = dataclasses.MISSING,
-            choices: tuple[str, ...] | None = None, identity: bool = True) -> Any:
+            choices: tuple[str, ...] | None = None, identity: bool = True, aliases: tuple[str, ...] = ()) -> Any:
     """A dataclass field with its help text (and choices) for the CLI.
 
-    ``identity=False`` leaves the setting out of what makes two runs the same run (where data lives).
+    ``identity=False`` leaves the setting out of what makes two runs the same run (where data lives);
+    ``aliases`` are more flags for it (``--max`` for ``--find-max``).
     """
-    metadata = {"help": help, "choices": choices, "identity": identity}
+    metadata = {"help": help, "choices": choices, "identity": identity, "aliases": aliases}
     return field(default=default, default_factory=factory, metadata=metadata)
 
 
@@ -250,12 +251,6 @@ FLAT_FIELDS: dict[str, tuple[str, str]] = {
     **_section_fields(OptimConfig, "optim"),
     **{f.name: ("run", f.name) for f in fields(RunConfig) if f.name not in ("data", "model", "optim")},
 }
-
-
-def flat_defaults() -> dict[str, Any]:
-    """Default value of every flat option, for help texts."""
-    defaults = {"data": DataConfig(), "model": ModelConfig(), "optim": OptimConfig(), "run": RunConfig()}
-    return {key: getattr(defaults[section], name) for key, (section, name) in FLAT_FIELDS.items()}
 
 
 def _build(cls: type, values: Mapping[str, Any], prefix: str = "") -> Any:

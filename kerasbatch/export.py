@@ -10,7 +10,7 @@ The weights are the ones the run saved at the end of training (its last complete
 retrained. An export counts only once it is checked: the SavedModel is reloaded and must give the Keras
 model's predictions on the run's validation examples. Everything is built in a hidden sibling folder and
 renamed into place, so a failed export leaves nothing behind and an old export is replaced only by a
-complete new one. :func:`best_run` picks the run to export from a study.
+complete new one. :func:`kerasbatch.tables.best_run` picks the run to export from a study.
 """
 
 from __future__ import annotations
@@ -30,7 +30,6 @@ from kerasbatch import __version__, data
 from kerasbatch.config import RunConfig
 from kerasbatch.errors import KerasbatchError
 from kerasbatch.store import CONFIG, MODEL, SUMMARY, check_writable, make_dir, read_json, write_json
-from kerasbatch.tables import best_run  # noqa: F401  (export --best picks with it; it lives with the tables)
 
 EXPORT_ROOT = Path("saved_models")
 SAVED_MODEL = "saved_model"

@@ -25,7 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kerasbatch.config import RunConfig
+from kerasbatch.checks import int_tuple, number, positive_int
+from kerasbatch.config import RunConfig, setting
 from kerasbatch.errors import first_line
 from kerasbatch.store import Store, make_dir, read_json, write_json
 
@@ -36,23 +37,21 @@ ALIGNMENT = 8  # Tensor Cores want batch sizes (and widths) that are multiples o
 
 @dataclass(frozen=True)
 class ProfileConfig:
-    """What to profile.
-
-    Attributes:
-        run: the model, data and precision (its ``batch_size`` is ignored).
-        batch_sizes: the sizes to measure.
-        find_max: also find the largest batch that fits (doubling, then bisection).
-        warmup_steps: untimed steps before the timed ones (graph tracing, caches).
-        timed_steps: steps timed per size.
-        budget_seconds: time allowed for ``find_max`` after the listed sizes.
-    """
+    """What to profile: ``run``'s model, data and precision (its ``batch_size`` is ignored) at each size."""
 
     run: RunConfig = field(default_factory=RunConfig)
-    batch_sizes: tuple[int, ...] = (8, 16, 32, 64, 128, 256, 512, 1024)
-    find_max: bool = False
-    warmup_steps: int = 5
-    timed_steps: int = 20
-    budget_seconds: float = 120.0
+    batch_sizes: tuple[int, ...] = setting((8, 16, 32, 64, 128, 256, 512, 1024), "Batch sizes to measure.")
+    find_max: bool = setting(False, "Also find the largest batch that fits (doubling, then bisection).",
+                             aliases=("--max",))
+    warmup_steps: int = setting(5, "Untimed steps before the timed ones (graph tracing, caches).")
+    timed_steps: int = setting(20, "Steps timed per batch size.")
+    budget_seconds: float = setting(120.0, "Time allowed for finding the largest batch.")
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "batch_sizes", int_tuple("batch_sizes", self.batch_sizes))
+        positive_int("warmup_steps", self.warmup_steps)
+        positive_int("timed_steps", self.timed_steps)
+        number("budget_seconds", self.budget_seconds, 0.0, math.inf, open_low=True)
 
 
 @dataclass

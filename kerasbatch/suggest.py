@@ -1,6 +1,7 @@
 """Suggest: the batch size (and its learning rate) that reaches the target soonest on this machine.
 
-The learner has two halves (McCandlish et al. 2018; Qiao et al. 2021):
+The learner has two halves (McCandlish et al. 2018; Qiao et al. 2021); the arithmetic that joins them
+is :mod:`kerasbatch.learner`:
 
 1. **statistics** — train from scratch at the base batch ``B0`` with the configured rate and measure the
    gradient noise scale ``B_noise`` with the diagnostics' estimator, where it matters: it grows as the loss
@@ -19,14 +20,14 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
-from kerasbatch.config import OptimConfig, RunConfig, noise_rule
+from kerasbatch.checks import int_tuple, number, positive_int
+from kerasbatch.config import RunConfig, setting
 from kerasbatch.errors import KerasbatchError
+from kerasbatch.learner import candidate_sizes, noise_in_window, predict, trajectory
 from kerasbatch.store import Store, make_dir, write_json
 
 SUGGESTION = "suggestion.json"
@@ -38,24 +39,26 @@ Z95 = 1.96  # two-sided 95 % normal quantile
 class SuggestConfig:
     """What the learner is asked.
 
-    Attributes:
-        run: the model, data, optimizer and base rate (``run.optim.learning_rate`` is the rate that works
-            at ``run.optim.base_batch``, the batch the noise scale is measured at); ``run.target`` is the
-            validation accuracy to reach.
-        budget_seconds: wall time for the noise measurement (the profile comes on top).
-        max_relative_error: stop measuring once the noise scale's relative standard error is below this.
-        baseline_batch: the size the predicted speed-up is quoted against.
-        candidates: sizes to choose from; empty for multiples of 8 doubling from 8 up to the largest
-            that fits.
-        run_suggestion: then train at the suggestion and record measured against predicted time.
+    ``run`` holds the model, data, optimizer and base rate: ``run.optim.learning_rate`` is the rate that
+    works at ``run.optim.base_batch``, the batch the noise scale is measured at; ``run.target`` is the
+    validation accuracy to reach.
     """
 
     run: RunConfig = field(default_factory=lambda: RunConfig(target=0.95))
-    budget_seconds: float = 120.0
-    max_relative_error: float = 0.2
-    baseline_batch: int = 32
-    candidates: tuple[int, ...] = ()
-    run_suggestion: bool = False
+    budget_seconds: float = setting(120.0, "Wall time for measuring the noise scale (profiling comes on top).")
+    max_relative_error: float = setting(0.2, "Stop measuring once the noise scale's relative standard error "
+                                             "is below this.")
+    baseline_batch: int = setting(32, "The batch size the predicted speed-up is quoted against.")
+    candidates: tuple[int, ...] = setting((), "Sizes to choose from; by default multiples of 8 doubling from 8 "
+                                              "up to the largest that fits.")
+    run_suggestion: bool = setting(False, "Then train at the suggestion and record measured against predicted "
+                                          "time.", aliases=("--run",))
+
+    def __post_init__(self) -> None:
+        number("budget_seconds", self.budget_seconds, 0.0, math.inf, open_low=True)
+        number("max_relative_error", self.max_relative_error, 0.0, 10.0, open_low=True)
+        positive_int("baseline_batch", self.baseline_batch)
+        object.__setattr__(self, "candidates", tuple(self.candidates) and int_tuple("candidates", self.candidates))
 
 
 @dataclass
@@ -105,94 +108,95 @@ class Suggestion:
         return dataclasses.asdict(self)
 
 
-# -- the arithmetic: pure functions, tested on synthetic curves ----------------------------------------
+# -- the learner: measure, profile, predict --------------------------------------------------------
 
 
-def relative_time(noise_scale: float, batch_size: int, step_time: float) -> float:
-    """``(1 + B_noise/B) · t(B)``: the time to the target up to the constant ``S_min``."""
-    return (1.0 + noise_scale / batch_size) * step_time
+def suggest(config: SuggestConfig, store: Store, *, progress: Progress | None = None,
+            verbose: int = 0) -> Suggestion:
+    """Measure the noise scale, profile the candidates, choose; write ``suggestion.json`` in the study.
 
-
-def best_batch(noise_scale: float, step_times: dict[int, float]) -> int:
-    """The size with the least predicted time to the target (the smaller one on a tie)."""
-    return min(sorted(step_times), key=lambda b: relative_time(noise_scale, b, step_times[b]))
-
-
-def predict(noise_scale: float, interval: tuple[float, float], step_times: dict[int, float], *,
-            base_batch: int, base_lr: float, baseline_batch: int) -> dict[str, Any]:
-    """Choose a size from measured step times and a noise scale; the whole predicted curve with it.
-
-    Returns ``batch_size``, ``batch_size_interval`` (the choice at either end of the noise scale's
-    interval), ``learning_rate`` (the noise-scale rule from ``base_lr`` at ``base_batch``),
-    ``predicted_speedup`` over ``baseline_batch`` and ``candidates``.
+    With ``config.run_suggestion`` it then trains at the suggestion and records the measured time to
+    the target beside the predicted one.
     """
-    if not step_times:
-        raise KerasbatchError("no candidate batch size could be measured")
-    chosen = best_batch(noise_scale, step_times)
-    ends = sorted(best_batch(n, step_times) for n in interval)
-    baseline_time = _time_at(noise_scale, baseline_batch, step_times)
-    best_time = relative_time(noise_scale, chosen, step_times[chosen])
-    rows = []
-    for b in sorted(step_times):
-        t = relative_time(noise_scale, b, step_times[b])
-        rows.append({"batch_size": b, "step_time": step_times[b], "samples_per_second": b / step_times[b],
-                     "steps_factor": 1.0 + noise_scale / b, "relative_time": t / best_time,
-                     "speedup": baseline_time / t, "learning_rate": base_lr * noise_rule(noise_scale, base_batch, b),
-                     "suggested": b == chosen})
-    return {"batch_size": chosen, "batch_size_interval": (ends[0], ends[-1]),
-            "learning_rate": base_lr * noise_rule(noise_scale, base_batch, chosen),
-            "predicted_speedup": baseline_time / best_time, "candidates": rows}
+    from kerasbatch import profile as profiler
+    from kerasbatch import train
+
+    started = time.perf_counter()
+    base = config.run.optim.base_batch
+    dataset = train.validate(config.run.with_batch_size(base))
+    _say(progress, f"measuring the gradient noise scale at batch {base} (budget {config.budget_seconds:g} s) …")
+    measured = measure_noise(config, store, verbose=verbose)
+    low, high = measured.interval
+    _say(progress, f"noise scale {measured.noise_scale:.4g} (95% interval {low:.4g}–{high:.4g}), "
+                   f"epochs {measured.window[0]}–{measured.window[1]}")
+    largest = dataset.n_train
+    sizes = list(config.candidates) or candidate_sizes(largest, config.baseline_batch)
+    profile_config = profiler.ProfileConfig(run=config.run, batch_sizes=tuple(sizes), find_max=not config.candidates)
+    _say(progress, f"profiling {len(sizes)} batch sizes …")
+    measured_profile = profiler.profile(profile_config, store, progress=progress)
+    step_times = {r["batch_size"]: r["step_time_median"] for r in measured_profile.fits()}
+    if measured_profile.max_batch_size and not config.candidates:
+        step_times = {b: t for b, t in step_times.items() if b <= measured_profile.max_batch_size}
+    choice = predict(measured.noise_scale, measured.interval, step_times, base_batch=base,
+                     base_lr=config.run.optim.learning_rate, baseline_batch=config.baseline_batch)
+    suggestion = Suggestion(noise_scale=measured.noise_scale, noise_scale_interval=measured.interval,
+                            baseline_batch=config.baseline_batch, measurement=dataclasses.asdict(measured),
+                            cost_seconds=time.perf_counter() - started, **choice)
+    if measured.steps_to_target:
+        s_min = measured.steps_to_target / (1.0 + measured.noise_scale / base)
+        steps = s_min * (1.0 + measured.noise_scale / suggestion.batch_size)
+        suggestion.predicted_seconds_to_target = steps * step_times[suggestion.batch_size]
+    if config.run_suggestion:
+        suggestion.measured = _run_suggestion(config, suggestion, store, verbose)
+    make_dir(store.study_dir)
+    write_json(store.study_dir / SUGGESTION, suggestion.to_dict())
+    return suggestion
 
 
-def _time_at(noise_scale: float, batch_size: int, step_times: dict[int, float]) -> float:
-    """Relative time at ``batch_size``, its step time interpolated log-log when it was not measured."""
-    if batch_size in step_times:
-        return relative_time(noise_scale, batch_size, step_times[batch_size])
-    sizes = sorted(step_times)
-    log_t = np.interp(math.log(batch_size), np.log(sizes), np.log([step_times[b] for b in sizes]))
-    return relative_time(noise_scale, batch_size, float(np.exp(log_t)))
+def suggested_config(config: SuggestConfig, suggestion: Suggestion) -> RunConfig:
+    """``config.run`` at the suggested batch, its rate set by the noise-scale rule."""
+    optim = dataclasses.replace(config.run.optim, lr_scaling="noise", noise_scale=suggestion.noise_scale)
+    return dataclasses.replace(config.run, batch_size=suggestion.batch_size, optim=optim)
 
 
-def noise_from_history(history: Sequence[dict[str, float]], target: float | None) -> tuple[float, float, tuple[int, int]]:
-    """``(B_noise, relative standard error, window)`` from a run's per-epoch ``grad_sq``/``trace_sigma``.
+def measure_noise(config: SuggestConfig, store: Store, *, verbose: int = 0) -> NoiseMeasurement:
+    """Train from scratch at the base batch, measuring the noise scale until it is known well enough."""
+    from kerasbatch import data, train
+    from kerasbatch.callbacks import GradientNoise
+    from kerasbatch.callbacks.noise_watch import NoiseWatch
 
-    The window is where the target is approached: the second half of the epochs up to the one that
-    reached it (all of them when it was never reached). Numerator and denominator are averaged apart and
-    divided last; the error is the delta method's over the window's epochs.
-    """
-    rows = [r for r in history if _finite(r.get("grad_sq")) and _finite(r.get("trace_sigma"))]
-    if not rows:
-        return math.nan, math.inf, (0, 0)
-    epochs = [int(r["epoch"]) for r in rows]
-    reached = next((int(r["epoch"]) for r in history
-                    if target is not None and _finite(r.get("val_accuracy")) and r["val_accuracy"] >= target), None)
-    last = reached if reached is not None else epochs[-1]
-    first = max(1, math.ceil(last / 2))
-    chosen = [r for r in rows if first <= int(r["epoch"]) <= last] or rows[-1:]
-    g = np.asarray([r["grad_sq"] for r in chosen], dtype=float)
-    s = np.asarray([r["trace_sigma"] for r in chosen], dtype=float)
-    return (*ratio_with_error(s, g), (int(chosen[0]["epoch"]), int(chosen[-1]["epoch"])))
-
-
-def ratio_with_error(numerator: np.ndarray, denominator: np.ndarray) -> tuple[float, float]:
-    """``mean(numerator) / mean(denominator)`` and its relative standard error (delta method)."""
-    n = len(numerator)
-    mean_s, mean_g = float(np.mean(numerator)), float(np.mean(denominator))
-    if not mean_g > 0 or not mean_s > 0:
-        return math.nan, math.inf
-    ratio = mean_s / mean_g
-    if n < 2:
-        return ratio, math.inf
-    cov = np.cov(numerator, denominator, ddof=1)
-    variance = (cov[0, 0] - 2 * ratio * cov[0, 1] + ratio**2 * cov[1, 1]) / (n * mean_g**2)
-    return ratio, math.sqrt(max(variance, 0.0)) / ratio
+    run = config.run.with_batch_size(config.run.optim.base_batch)
+    dataset = data.load(run.data)
+    steps_per_epoch = dataset.n_train // run.batch_size
+    # Several measurements an epoch, so that the error bar has samples to come from.
+    every = max(1, min(run.diagnostics_every, steps_per_epoch // 8))
+    run = dataclasses.replace(run, diagnostics=(), stop_at_target=False, epochs=max(run.epochs, 1000))
+    noise = GradientNoise(train.probe_batches(run, dataset), micro_batches=run.micro_batches, every=every)
+    watch = NoiseWatch(noise, run.target, config.max_relative_error, config.budget_seconds)
+    result = train.run(run, store, "noise", verbose=verbose, callbacks=[noise, watch])
+    if result.skipped:
+        raise KerasbatchError(f"{str(result.path)!r} holds an earlier measurement; use another --study")
+    value, error, window = noise_in_window(watch.estimates, watch.accuracy, run.target)
+    if not math.isfinite(value):
+        raise KerasbatchError("the gradient noise scale could not be measured: every |G|² estimate was noise; "
+                              "give it a larger --budget-seconds")
+    return NoiseMeasurement(noise_scale=value, relative_error=error, batch_size=run.batch_size,
+                            micro_batch_size=run.batch_size // run.micro_batches, window=window,
+                            trajectory=trajectory(watch.estimates), steps_to_target=result.summary.get("steps_to_target"),
+                            seconds=result.summary["train_seconds"])
 
 
-def _finite(value) -> bool:
-    return value is not None and isinstance(value, (int, float)) and math.isfinite(value)
+def _run_suggestion(config: SuggestConfig, suggestion: Suggestion, store: Store, verbose: int) -> dict[str, Any]:
+    from kerasbatch import train
+
+    run = dataclasses.replace(suggested_config(config, suggestion), stop_at_target=config.run.target is not None)
+    result = train.run(run, store, f"suggested_bs{suggestion.batch_size}", verbose=verbose)
+    return {"run_id": result.run_id, "status": result.status,
+            "seconds_to_target": result.summary.get("seconds_to_target"),
+            "steps_to_target": result.summary.get("steps_to_target"),
+            "final_val_accuracy": result.summary.get("final_val_accuracy")}
 
 
-def candidate_sizes(largest: int, baseline: int) -> list[int]:
-    """Multiples of 8 doubling from 8 up to ``largest``, with ``largest`` and the baseline."""
-    sizes = {8 * 2**i for i in range(32) if 8 * 2**i <= largest} | {largest, baseline}
-    return sorted(b for b in sizes if b <= largest)
+def _say(progress: Progress | None, line: str) -> None:
+    if progress is not None:
+        progress(line)

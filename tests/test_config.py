@@ -1,8 +1,7 @@
 import pytest
 
 from kerasbatch.checks import load_yaml, parse_int_list
-from kerasbatch.config import (DataConfig, OptimConfig, RunConfig, StoreConfig, SweepConfig, flat_defaults,
-                               parse_diagnostics)
+from kerasbatch.config import DataConfig, OptimConfig, RunConfig, StoreConfig, SweepConfig, parse_diagnostics
 from kerasbatch.errors import ConfigError
 
 
@@ -98,11 +97,6 @@ def test_yaml_loading(tmp_path):
     listing.write_text("- 1\n- 2\n")
     with pytest.raises(ConfigError, match="mapping"):
         load_yaml(listing)
-
-
-def test_every_flat_option_has_a_default():
-    defaults = flat_defaults()
-    assert defaults["batch_size"] == 32 and defaults["model"] == "mlp" and defaults["dataset"] == "digits"
 
 
 def test_noise_scale_rule_is_linear_below_the_noise_scale_and_flat_above():

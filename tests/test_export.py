@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from kerasbatch import export, train
+from kerasbatch import export, tables, train
 from kerasbatch.errors import KerasbatchError
 from kerasbatch.precision import PrecisionWarning
 from kerasbatch.store import Store, read_json, write_json
@@ -203,11 +203,11 @@ def test_best_run_ranks_ok_runs_by_metric_ignoring_failed_and_unreached_runs(tmp
     study = make_study(tmp_path, batch_sizes=(32, 64, 256, 1024))
     write_json(study / "bs32" / "summary.json", {**read_json(study / "bs32" / "summary.json"), "status": "error",
                                                  "best_val_accuracy": 0.999, "seconds_to_target": 0.001})
-    by_accuracy = export.best_run(study)
-    assert by_accuracy == export.best_run(study, "val_accuracy") == _best(study, "best_val_accuracy", max)
+    by_accuracy = tables.best_run(study)
+    assert by_accuracy == tables.best_run(study, "val_accuracy") == _best(study, "best_val_accuracy", max)
     assert by_accuracy == study / "bs64"
     assert read_json(study / "bs1024" / "summary.json")["seconds_to_target"] is None
-    assert export.best_run(study, "seconds_to_target") == _best(study, "seconds_to_target", min) == study / "bs256"
+    assert tables.best_run(study, "seconds_to_target") == _best(study, "seconds_to_target", min) == study / "bs256"
 
 
 def test_best_run_of_a_tune_study_defaults_to_its_objective(tmp_path):
@@ -215,24 +215,24 @@ def test_best_run_of_a_tune_study_defaults_to_its_objective(tmp_path):
     manifest = read_json(study / "study.json")
     manifest["settings"]["objective"] = "seconds_to_target"
     write_json(study / "study.json", manifest)
-    fastest = export.best_run(study, "seconds_to_target")
-    assert export.best_run(study) == fastest != export.best_run(study, "val_accuracy")
+    fastest = tables.best_run(study, "seconds_to_target")
+    assert tables.best_run(study) == fastest != tables.best_run(study, "val_accuracy")
 
 
 def test_best_run_without_an_ok_run_or_with_an_unknown_metric_is_an_error(tmp_path):
     failed = make_study(tmp_path, "failed", batch_sizes=(32, 64), failed=(32, 64))
     with pytest.raises(KerasbatchError, match="no ok run"):
-        export.best_run(failed)
+        tables.best_run(failed)
     unreached = make_study(tmp_path, "unreached", batch_sizes=(1024, 2048))
     with pytest.raises(KerasbatchError, match="has a seconds_to_target"):
-        export.best_run(unreached, "seconds_to_target")
+        tables.best_run(unreached, "seconds_to_target")
     with pytest.raises(KerasbatchError, match="unknown metric 'loss'"):
-        export.best_run(unreached, "loss")
+        tables.best_run(unreached, "loss")
 
 
 def test_best_run_of_a_real_digits_sweep_exports_and_serves(digits_sweep, tmp_path):
     store, results = digits_sweep
-    best = export.best_run(store.study_dir)
+    best = tables.best_run(store.study_dir)
     assert best == max(results, key=lambda r: r.summary["best_val_accuracy"]).path
     target = export.export_run(best, tmp_path / "digits")
     x = export.validation_batch(export.read_run(best)[0])

@@ -5,7 +5,8 @@ import math
 import numpy as np
 import pytest
 
-from kerasbatch.suggest import best_batch, candidate_sizes, noise_from_history, predict, ratio_with_error
+from kerasbatch.learner import (best_batch, candidate_sizes, noise_in_window, predict, ratio_with_error,
+                               trajectory)
 
 # Step time = overhead + per-example cost; with B_noise = 400 the time to target
 # (1 + 400/B)(a + cB) is least at B* = sqrt(400 a / c) = 400.
@@ -57,11 +58,14 @@ def test_ratio_with_error_matches_the_spread_over_repeats():
 
 
 def test_noise_is_read_where_the_target_is_approached():
-    history = [{"epoch": e, "grad_sq": 1.0, "trace_sigma": 10.0 * e, "val_accuracy": 0.1 * e} for e in range(1, 11)]
-    value, relative, window = noise_from_history(history, target=0.6)
-    # The target is reached at epoch 6; the window is epochs 3..6, where tr(Σ)/|G|² = 30..60.
+    # Two estimates an epoch; tr(Σ)/|G|² = 10 × epoch; accuracy 0.1 × epoch.
+    estimates = [(e, g, 10.0 * e * g) for e in range(1, 11) for g in (0.8, 1.2)]
+    accuracy = {e: 0.1 * e for e in range(1, 11)}
+    value, relative, window = noise_in_window(estimates, accuracy, target=0.6)
+    # The target is reached at epoch 6; the window is epochs 3..6, where the ratio runs 30..60.
     assert window == (3, 6) and value == pytest.approx(45.0)
-    assert 0 < relative < 1
-    value, _, window = noise_from_history(history, target=None)
+    assert 0 < relative < 0.2
+    value, _, window = noise_in_window(estimates, accuracy, target=None)
     assert window == (5, 10) and value == pytest.approx(75.0)
-    assert math.isnan(noise_from_history([], 0.9)[0])
+    assert math.isnan(noise_in_window([], accuracy, 0.9)[0])
+    assert trajectory(estimates) == pytest.approx([10.0 * e for e in range(1, 11)])
