@@ -25,6 +25,7 @@ from kerasbatch import config as cfg
 from kerasbatch.cli_output import display, output_mode, print_table, study_store
 from kerasbatch.errors import KerasbatchError
 from kerasbatch.profile import ProfileConfig
+from kerasbatch.quiet_import import import_tensorflow_quietly
 from kerasbatch.suggest import SuggestConfig
 
 STORE_OPTIONS = [
@@ -158,10 +159,12 @@ def profile(**params: Any) -> int:
     quiet, _ = output_mode(params)
     config = CONFIGS["profile"](params)
     store = study_store(params, config.run, suffix="-profile")
+    import_tensorflow_quietly()
     result = profile_api(config, store, progress=None if quiet else (lambda line: click.echo(line, err=True)))
     import pandas as pd
 
-    click.echo(tables.render(pd.DataFrame(result.rows).drop(columns=["precision"], errors="ignore"), params["fmt"]))
+    frame = pd.DataFrame(result.rows).drop(columns=["precision"], errors="ignore").dropna(axis="columns", how="all")
+    click.echo(tables.render(frame, params["fmt"]))
     if result.max_batch_size is not None:
         click.echo(f"largest batch that fits: {result.max_batch_size} ({result.max_reason})", err=True)
     return 0
@@ -179,6 +182,7 @@ def suggest(**params: Any) -> int:
     quiet, verbose = output_mode(params)
     config = CONFIGS["suggest"](params)
     store = study_store(params, config.run, suffix="-suggest")
+    import_tensorflow_quietly()
     lines = None if quiet or params["as_json"] else (lambda line: click.echo(line, err=True))
     result = suggest_api(config, store, progress=lines, verbose=2 if verbose else 0)
     if params["as_json"]:
