@@ -5,7 +5,7 @@ KerasTuner's public API (``HyperModel.build/fit``, the tuners, ``Oracle``) does 
 building a model, a failed trial's traceback kept off stderr, a chief that exits and survives a restart,
 a worker that outlasts one. The private names those take are used here and nowhere else, checked by
 :func:`missing` (``tests/test_tuner_internals.py`` names any that an upgrade removed), and ``setup.py``
-pins keras-tuner to the releases that were tested with them (1.4.7 and 1.4.8 share this code).
+pins keras-tuner to the releases that were tested with them (1.4.6 to 1.4.8).
 """
 
 from __future__ import annotations
