@@ -166,6 +166,8 @@ class RunConfig:
     seed: int = setting(0, "Seed of weights, shuffling and augmentation.")
     target: float | None = setting(None, "Validation accuracy whose first arrival is recorded (e.g. 0.95).")
     stop_at_target: bool = setting(False, "End the run when --target is reached.")
+    eval_every_steps: int | None = setting(None, "Evaluate on the validation set every N steps (exact steps and "
+                                                 "seconds to --target); default: at epoch ends.")
     diagnostics: tuple[str, ...] = setting(DIAGNOSTICS, "all, none, or a list of: " + ", ".join(DIAGNOSTICS) + ".")
     diagnostics_every: int = setting(32, "Take the costly diagnostics every N steps.")
     micro_batches: int = setting(4, "Micro-batches per measured batch for the gradient noise scale.")
@@ -181,6 +183,8 @@ class RunConfig:
         if self.target is not None:
             number("target", self.target, 0.0, 1.0, open_low=True)
         check(not self.stop_at_target or self.target is not None, "stop_at_target", "needs a target", True)
+        if self.eval_every_steps is not None:
+            positive_int("eval_every_steps", self.eval_every_steps)
         object.__setattr__(self, "diagnostics", parse_diagnostics(self.diagnostics))
         positive_int("diagnostics_every", self.diagnostics_every)
         positive_int("micro_batches", self.micro_batches)
