@@ -133,13 +133,14 @@ def tune(**params: Any) -> int:
     ...), KERASTUNER_ORACLE_IP (the chief binds 127.0.0.1 unless told otherwise) and
     KERASTUNER_ORACLE_PORT.
     """
-    quiet, verbose = output_mode(params)
+    output_mode(params)
     config = CONFIGS["tune"](params)
     store = study_store(params, config.run, suffix="-tune")
+    progress = display(params, runs=config.max_trials)
     from kerasbatch.tune import tune as tune_api
 
-    progress = None if quiet else (lambda line: click.echo(line, err=True))
-    results = tune_api(config, store, progress=progress, verbose=2 if verbose else 0)
+    with progress or contextlib.nullcontext():
+        results = tune_api(config, store, progress=progress, verbose=2 if params["verbose"] else 0)
     if results:
         print_table(store.study_dir, run_ids=[r.run_id for r in results])
     return 0 if all(r.ok for r in results) else 1

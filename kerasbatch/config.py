@@ -310,7 +310,8 @@ class SweepConfig:
         return [self.run.with_batch_size(b) for b in self.batch_sizes]
 
 
-TUNERS = ("random", "bayesian", "hyperband")
+TUNERS: dict[str, str] = {"random": "RandomSearch", "bayesian": "BayesianOptimization", "hyperband": "Hyperband"}
+"""Search algorithms by name: the KerasTuner tuner each one runs."""
 
 
 @dataclass(frozen=True)
@@ -344,7 +345,7 @@ class TuneConfig:
     """
 
     run: RunConfig = field(default_factory=RunConfig)
-    tuner: str = setting("random", "Search algorithm.", choices=TUNERS)
+    tuner: str = setting("random", "Search algorithm.", choices=tuple(TUNERS))
     max_trials: int = setting(10, "Trials to run (for hyperband: the cap on its brackets' trials).")
     batch_sizes: tuple[int, ...] = setting(DEFAULT_BATCH_SIZES, "Batch-size choices (global batch sizes).")
     lr_range: tuple[float, float] = setting((1e-3, 1.0), "Learning-rate range low,high, searched on a log scale.")

@@ -53,7 +53,7 @@ def study_table(study_dir: str | Path) -> pd.DataFrame:
     study_dir = Path(study_dir)
     if not study_dir.is_dir():
         raise KerasbatchError(f"no study at {str(study_dir)!r}")
-    store = Store(study_dir.parent, study_dir.name)
+    store = Store.from_dir(study_dir)
     rows = []
     for run_id in store.run_ids():
         summary = store.read_summary(run_id)

@@ -15,13 +15,13 @@ from __future__ import annotations
 import contextlib
 import csv
 import dataclasses
+import functools
 import io
 import math
 import os
 import shutil
 import uuid
 import warnings
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,11 +31,11 @@ import keras_tuner as kt
 from kerasbatch import data, distribute, precision, train
 from kerasbatch import tune_distributed as dist
 from kerasbatch import tuner_internals as internals
-from kerasbatch.config import OBJECTIVES, RunConfig, TuneConfig
+from kerasbatch.config import OBJECTIVES, TUNERS, RunConfig, TuneConfig
 from kerasbatch.errors import KerasbatchError, StoreError
+from kerasbatch.progress import StudyProgress
 from kerasbatch.store import HISTORY, MODEL, STUDY, Store
 
-Progress = Callable[[str], None]
 KT_DIR, PROJECT = "keras_tuner", "search"
 UNREACHED_SECONDS = 1e6  # 11.6 days: longer than any time to target this tool will measure
 
@@ -74,12 +74,12 @@ class BatchSizeHyperModel(kt.HyperModel):
     Args:
         config: the search; ``config.run`` holds every setting the trials share.
         store: where the trial runs go (``runs/tune`` by default).
-        progress: called with one line per trial start and end; ``None`` for silence.
+        progress: the display trials report to (their start, epochs and end); ``None`` for silence.
         verbose: Keras's per-epoch output inside each trial.
         dataset: the loaded data, when the caller has it already.
     """
 
-    def __init__(self, config: TuneConfig, store: Store | None = None, *, progress: Progress | None = None,
+    def __init__(self, config: TuneConfig, store: Store | None = None, *, progress: StudyProgress | None = None,
                  verbose: int = 0, dataset: data.Dataset | None = None) -> None:
         super().__init__(name="batch_size_and_learning_rate")
         self.config, self.store = config, store or Store("runs", "tune")
@@ -138,12 +138,17 @@ class BatchSizeHyperModel(kt.HyperModel):
         # Hyperband continues an earlier trial from its weights: the run counts that trial's training too.
         warm_start = f"trial_{hp.values['tuner/trial_id']}" if "tuner/trial_id" in hp.values else None
         label = f"[trial {int(trial_id) + 1}/{self.config.max_trials}]" if str(trial_id).isdigit() else f"[{run_id}]"
-        _say(self.progress, f"{label} batch {config.batch_size}, lr {config.optim.learning_rate:.4g} …")
+        feed = []
+        if self.progress is not None:
+            self.progress.start_run(len(self.results) + 1, config.batch_size, config.epochs,
+                                    learning_rate=config.optim.learning_rate, label=label)
+            feed = [self.progress.callback()]
         result = train.run(config, self.store, run_id, model=model, extra=summary_extra,
                            verbose=self.verbose if verbose is None else verbose, initial_epoch=initial_epoch,
-                           warm_start=warm_start)
+                           warm_start=warm_start, callbacks=feed)
         self.results.append(result)
-        _say(self.progress, f"{label} {train.describe(result)}")
+        if self.progress is not None:
+            self.progress.finish_run(train.describe(result))
         if not result.ok:
             raise kt.errors.FailedTrialError(f"run {run_id} {result.status}: {result.summary.get('error')}")
         for path in internals.checkpoint_paths(callbacks):  # Hyperband warm-starts later trials from it
@@ -172,7 +177,7 @@ class StudyTunerMixin(dist.ResumableTunerMixin):
     ``get_best_models`` works without them. Resuming and the chief: see ``ResumableTunerMixin``.
     """
 
-    def __init__(self, *args, run_root: str | Path | None = None, progress: Progress | None = None, **kwargs):
+    def __init__(self, *args, run_root: str | Path | None = None, progress: StudyProgress | None = None, **kwargs):
         self.run_root = Path(run_root or Path(kwargs.get("directory") or ".").parent)
         self.progress = progress
         super().__init__(*args, **kwargs)
@@ -196,7 +201,7 @@ class StudyTunerMixin(dist.ResumableTunerMixin):
             super().populate_initial_space()
 
     def report_trial_end(self, trial_id: str) -> None:
-        store, run_id = Store(self.run_root.parent, self.run_root.name), f"trial_{trial_id}"
+        store, run_id = Store.from_dir(self.run_root), f"trial_{trial_id}"
         trial = self.oracle.trials[trial_id]
         if store.is_complete(run_id):
             line = train.describe(_stored(store, run_id, skipped=False))
@@ -205,15 +210,7 @@ class StudyTunerMixin(dist.ResumableTunerMixin):
         _say(self.progress, f"[trial {int(trial_id) + 1}/{self.oracle.max_trials}] {line}")
 
 
-class StudyRandomSearch(StudyTunerMixin, kt.RandomSearch):
-    pass
-
-
-class StudyBayesianOptimization(StudyTunerMixin, kt.BayesianOptimization):
-    pass
-
-
-class StudyHyperband(StudyTunerMixin, kt.Hyperband):
+class HyperbandMixin:
     """Hyperband over ``max_epochs`` with ``factor`` 3, capped at ``max_trials`` trials."""
 
     def __init__(self, *args, max_trials: int | None = None, **kwargs):
@@ -227,18 +224,24 @@ class StudyHyperband(StudyTunerMixin, kt.Hyperband):
             return super().build_hypermodel(hp)
 
 
-TUNERS = {"random": StudyRandomSearch, "bayesian": StudyBayesianOptimization, "hyperband": StudyHyperband}
+@functools.cache
+def tuner_class(kind: str) -> type:
+    """The study tuner for ``kind`` (a name of ``config.TUNERS``): the mixins before KerasTuner's class."""
+    base = getattr(kt, TUNERS[kind])
+    mixins = (HyperbandMixin, StudyTunerMixin) if issubclass(base, kt.Hyperband) else (StudyTunerMixin,)
+    return type(f"Study{base.__name__}", (*mixins, base), {"__module__": __name__})
 
 
 def make_tuner(kind: str, objective_name: str, hypermodel, directory: Path, *, max_trials: int | None,
-               epochs: int, seed: int, progress: Progress | None = None) -> kt.Tuner:
+               epochs: int, seed: int, progress: StudyProgress | None = None) -> kt.Tuner:
     """A study tuner of ``kind`` over ``directory/search``, continuing whatever is there."""
-    budget = {"max_epochs": epochs, "factor": 3} if kind == "hyperband" else {}
+    cls = tuner_class(kind)
+    budget = {"max_epochs": epochs, "factor": 3} if issubclass(cls, kt.Hyperband) else {}
     # KerasTuner treats seed 0 as "no seed" (a random one), hence the + 1.
     with contextlib.redirect_stdout(io.StringIO()):  # its "Reloading Tuner from …" would mix into tables
-        return TUNERS[kind](hypermodel=hypermodel, objective=objective(objective_name), max_trials=max_trials,
-                            seed=seed + 1, directory=str(directory), project_name=PROJECT, overwrite=False,
-                            progress=progress, **budget)
+        return cls(hypermodel=hypermodel, objective=objective(objective_name), max_trials=max_trials,
+                   seed=seed + 1, directory=str(directory), project_name=PROJECT, overwrite=False,
+                   progress=progress, **budget)
 
 
 def settings(config: TuneConfig) -> dict[str, Any]:
@@ -251,7 +254,7 @@ def settings(config: TuneConfig) -> dict[str, Any]:
     return shared
 
 
-def tune(config: TuneConfig, store: Store, *, progress: Progress | None = None,
+def tune(config: TuneConfig, store: Store, *, progress: StudyProgress | None = None,
          verbose: int = 2) -> list[train.RunResult]:
     """Run (or continue) the search ``config`` in ``store``; the trials' results, read from the store.
 
@@ -262,7 +265,7 @@ def tune(config: TuneConfig, store: Store, *, progress: Progress | None = None,
     Args:
         config: the search.
         store: the study folder.
-        progress: called with one line per trial (``[trial 3/4] batch 128 ok, …``); ``None`` for silence.
+        progress: the display trials report to (``[trial 3/4] batch 128 ok, …``); ``None`` for silence.
         verbose: Keras's per-epoch output inside each trial (0 for none).
     """
     with dist.environment() as role, internals.whole_file_saves():
@@ -288,7 +291,7 @@ def tune(config: TuneConfig, store: Store, *, progress: Progress | None = None,
     return [ran.get(run_id) or _stored(store, run_id) for run_id in run_ids if store.is_complete(run_id)]
 
 
-def _prepare(config: TuneConfig, store: Store, role: str, progress: Progress | None) -> data.Dataset:
+def _prepare(config: TuneConfig, store: Store, role: str, progress: StudyProgress | None) -> data.Dataset:
     """Check everything, then (chief or single process) start over if asked and claim the study."""
     largest = config.run.with_batch_size(max(config.batch_sizes))
     # The chief only hands out trials: it checks the data and model, not the training strategy.
@@ -323,9 +326,9 @@ def _stored(store: Store, run_id: str, skipped: bool = True) -> train.RunResult:
     return train.RunResult(run_id, store.run_dir(run_id), store.read_summary(run_id), skipped=skipped)
 
 
-def _say(progress: Progress | None, line: str) -> None:
+def _say(progress: StudyProgress | None, line: str) -> None:
     if progress is not None:
-        progress(line)
+        progress.note(line)
 
 
 def load_tuner(study_dir: str | Path) -> kt.Tuner:
@@ -335,7 +338,7 @@ def load_tuner(study_dir: str | Path) -> kt.Tuner:
     ``get_best_models()`` (read from the trials' ``model.keras``) on it.
     """
     study_dir = Path(study_dir)
-    manifest = Store(study_dir.parent, study_dir.name).read_study()
+    manifest = Store.from_dir(study_dir).read_study()
     saved = (study_dir / KT_DIR / PROJECT / "oracle.json").is_file()
     if manifest is None or manifest.get("kind") != "tune" or not saved:
         raise KerasbatchError(f"no KerasTuner search in {str(study_dir)!r}")

@@ -18,6 +18,7 @@ import pytest
 from kerasbatch import data, tables, tune_distributed, tuner_internals
 from kerasbatch.config import OptimConfig, TuneConfig
 from kerasbatch.errors import ConfigError, DataError, KerasbatchError, StoreError
+from kerasbatch.progress import StudyProgress
 from kerasbatch.store import Store
 from kerasbatch.tune import (UNREACHED_SECONDS, BatchSizeHyperModel, best_hyperparameters, load_tuner,
                              seconds_to_target_score, tune)
@@ -47,7 +48,8 @@ def mtimes(study_dir: Path) -> dict[str, int]:
 @pytest.fixture(scope="module")
 def random_study(tmp_path_factory):
     store, lines = Store(tmp_path_factory.mktemp("runs"), "random"), []
-    results = tune(search(), store, progress=lines.append, verbose=0)
+    results = tune(search(), store, progress=StudyProgress(3, live=False, epoch_lines=False, write=lines.append),
+                   verbose=0)
     return store, results, lines
 
 
@@ -219,7 +221,7 @@ def test_a_diverging_trial_fails_for_keras_tuner_and_the_search_goes_on(tmp_path
     config = search(run=dots_run(diagnostics=(), seed=1, target=0.6, optim=OptimConfig(lr_scaling="none")),
                     lr_range=(1e-3, 1e4), max_trials=2, objective="seconds_to_target")
     store, lines = Store(tmp_path, "fails"), []
-    results = tune(config, store, progress=lines.append, verbose=0)
+    results = tune(config, store, progress=StudyProgress(config.max_trials, live=False, write=lines.append), verbose=0)
     assert [(r.run_id, r.status) for r in results] == [("trial_0", "diverged"), ("trial_1", "ok")]
     assert results[0].summary["hyperparameters"]["learning_rate"] > 100
     assert "NaN" in results[0].summary["error"] and not (results[0].path / "model.keras").exists()
