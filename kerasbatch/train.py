@@ -24,6 +24,7 @@ from kerasbatch.global_state import run_scope
 from kerasbatch.warm_start import ContinuedCounts, EarlierTraining, earlier_training, to_target
 from kerasbatch.callbacks import (GradientNoise, HistoryFile, LearningRateLog, StopOnNonFinite, TensorBoardScalars,
                                   Throughput, TimeToTarget, WeightDistance)
+from kerasbatch.callbacks.step_evaluation import StepEvaluation
 from kerasbatch.config import RunConfig
 from kerasbatch.errors import ConfigError, KerasbatchError, first_line
 from kerasbatch.models import build_model
@@ -150,12 +151,14 @@ def compile_model(config: RunConfig, dataset: data.Dataset, initial_epoch: int =
 
 
 def build_callbacks(config: RunConfig, dataset: data.Dataset, folder: Path | None,
-                    earlier: EarlierTraining = EarlierTraining()) -> dict[str, keras.callbacks.Callback]:
+                    earlier: EarlierTraining = EarlierTraining(), *,
+                    validation=None) -> dict[str, keras.callbacks.Callback]:
     """The measuring callbacks of a run, by name, in the order Keras must call them.
 
     Measurements come first so that the history file and TensorBoard, last, see every value they
     wrote into the epoch logs. With ``folder=None`` nothing is written to disk. A warm start's counts
-    and history rows continue those of the ``earlier`` training.
+    and history rows continue those of the ``earlier`` training. ``validation`` is the pipeline ``fit``
+    validates on (made here when not given), for the evaluations every ``config.eval_every_steps`` steps.
     """
     diagnostics = set(config.diagnostics)
     callbacks: dict[str, keras.callbacks.Callback] = {
@@ -169,6 +172,10 @@ def build_callbacks(config: RunConfig, dataset: data.Dataset, folder: Path | Non
             every=config.diagnostics_every, noise="gns" in diagnostics)
     if "weight_distance" in diagnostics:
         callbacks["weight_distance"] = WeightDistance()
+    if validation is None:
+        validation = data.pipeline(dataset.x_val, dataset.y_val, EVAL_BATCH, training=False)
+    # After the step timing and the divergence check, before the target that reads its logs.
+    callbacks["evaluation"] = StepEvaluation(validation, config.eval_every_steps, initial_step=earlier.steps)
     if config.target is not None:
         callbacks["target"] = TimeToTarget(config.target, config.batch_size, stop=config.stop_at_target)
     if earlier.steps or earlier.seconds:
@@ -192,10 +199,10 @@ def _probe_batches(config: RunConfig, dataset: data.Dataset):
 
 def _train(config: RunConfig, dataset: data.Dataset, model: keras.Model, folder: Path, verbose: int,
            extra_callbacks: list[keras.callbacks.Callback], earlier: EarlierTraining):
-    callbacks = build_callbacks(config, dataset, folder, earlier)
+    val_ds = data.pipeline(dataset.x_val, dataset.y_val, EVAL_BATCH, training=False)
+    callbacks = build_callbacks(config, dataset, folder, earlier, validation=val_ds)
     train_ds = data.pipeline(dataset.x_train, dataset.y_train, config.batch_size, training=True,
                              seed=config.seed, augment=config.data.augment)
-    val_ds = data.pipeline(dataset.x_val, dataset.y_val, EVAL_BATCH, training=False)
     status, error, trace = "ok", None, None
     started = time.perf_counter()
     try:
@@ -271,6 +278,7 @@ def _summarize(config, callbacks, history, status, error, train_seconds, earlier
         **reached,
         "samples_per_second": throughput.samples_per_second,
         "train_seconds": train_seconds + earlier.seconds,
+        "eval_seconds": callbacks["evaluation"].eval_seconds + earlier.eval_seconds,
         "diverged_at_step": callbacks["divergence"].diverged_at_step,
     }
     summary.update(_diagnostic_summary(history))

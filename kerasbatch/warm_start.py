@@ -2,8 +2,8 @@
 
 Hyperband trains trials for a few epochs, then continues the best of them, from their weights, for more.
 The continued run covers the whole training: its ``history.csv`` starts with the earlier run's rows and
-numbers its own epochs after them; its steps, examples, elapsed and training seconds add the earlier
-run's; its time to target counts from epoch 1, or is the earlier run's when that one got there.
+numbers its own epochs after them; its steps, examples, elapsed, training and evaluation seconds add the
+earlier run's; its time to target counts from epoch 1, or is the earlier run's when that one got there.
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ TO_TARGET = ("epochs_to_target", "steps_to_target", "examples_to_target", "secon
 
 @dataclass(frozen=True)
 class EarlierTraining:
-    """What a run continues: ``epoch`` epochs trained already, in ``steps`` steps and ``seconds`` seconds.
+    """What a run continues: ``epoch`` epochs trained already, in ``steps`` steps and ``seconds`` seconds,
+    ``eval_seconds`` of them spent evaluating.
 
     ``rows`` are their history rows; ``reached`` their ``*_to_target`` fields when they reached the run's
     target. ``EarlierTraining()`` is a run from scratch.
@@ -32,6 +33,7 @@ class EarlierTraining:
     epoch: int = 0
     steps: int = 0
     seconds: float = 0.0
+    eval_seconds: float = 0.0
     rows: tuple[dict[str, float], ...] = ()
     reached: dict[str, Any] | None = None
 
@@ -52,6 +54,7 @@ def earlier_training(store: Store, run_id: str | None, initial_epoch: int, targe
     if summary.get("target") == target and summary.get("seconds_to_target") is not None:
         reached = {key: summary[key] for key in TO_TARGET}
     return EarlierTraining(initial_epoch, int(summary["steps"]), float(summary["train_seconds"]),
+                           float(summary.get("eval_seconds") or 0.0),
                            tuple(row for row in rows if row["epoch"] <= initial_epoch), reached)
 
 
@@ -69,19 +72,22 @@ def to_target(reached: dict[str, Any] | None, earlier: EarlierTraining, batch_si
     return {"epochs_to_target": reached["epochs_to_target"],
             "steps_to_target": reached["steps_to_target"] + earlier.steps,
             "examples_to_target": reached["examples_to_target"] + earlier.steps * batch_size,
-            "seconds_to_target": reached["seconds_to_target"] + earlier.seconds}
+            # Like this run's own, the earlier seconds count training only.
+            "seconds_to_target": reached["seconds_to_target"] + earlier.seconds - earlier.eval_seconds}
 
 
 class ContinuedCounts(keras.callbacks.Callback):
     """Adds the earlier training's steps, examples and seconds to the epoch logs' counts.
 
-    Put after ``Throughput`` (which writes ``steps``, ``examples``, ``elapsed``) and before the callbacks
-    that write the logs out.
+    Put after ``Throughput`` (which writes ``steps``, ``examples``, ``elapsed``), ``StepEvaluation``
+    (``eval_seconds``) and ``TimeToTarget`` (which reads this run's own ``eval_seconds``), and before the
+    callbacks that write the logs out.
     """
 
     def __init__(self, earlier: EarlierTraining, batch_size: int):
         super().__init__()
-        self.offsets = {"steps": earlier.steps, "examples": earlier.steps * batch_size, "elapsed": earlier.seconds}
+        self.offsets = {"steps": earlier.steps, "examples": earlier.steps * batch_size, "elapsed": earlier.seconds,
+                        "eval_seconds": earlier.eval_seconds}
 
     def on_epoch_end(self, epoch, logs=None):
         for key, offset in self.offsets.items():
