@@ -1,11 +1,14 @@
 import math
+import time
 
 import keras
 import numpy as np
 import pandas as pd
 import pytest
+import tensorflow as tf
 
 from kerasbatch.callbacks import HistoryFile, LearningRateLog, StopOnNonFinite, Throughput, TimeToTarget
+from kerasbatch.callbacks.step_evaluation import StepEvaluation, evaluate_keeping_metrics
 from kerasbatch.optim import WarmupSchedule
 
 
@@ -93,3 +96,93 @@ def test_learning_rate_log_reports_the_rate_of_the_last_step():
     log.on_epoch_end(0, logs)
     assert logs["lr"] == pytest.approx(0.3)
     assert "loss_scale" not in logs
+
+
+class SlowEvaluatingModel(FakeModel):
+    """Stands in for a model whose ``evaluate`` takes ``seconds`` and returns the next accuracy."""
+
+    metrics = ()
+
+    def __init__(self, accuracies, seconds):
+        self.accuracies, self.seconds = iter(accuracies), seconds
+
+    def evaluate(self, data, verbose=0, return_dict=True):
+        time.sleep(self.seconds)
+        return {"loss": 1.0, "accuracy": next(self.accuracies)}
+
+
+def drive_in_order(callbacks, model, epochs, steps, on_epoch_end=lambda epoch: None):
+    """Call several callbacks' hooks as fit does: each hook on every callback in order, on one logs dict;
+    before each epoch's end, ``on_epoch_end(epoch)`` stands for the validation between them."""
+    for callback in callbacks:
+        callback.set_model(model)
+        callback.on_train_begin()
+    for epoch in range(epochs):
+        for callback in callbacks:
+            callback.on_epoch_begin(epoch)
+        for step in range(steps):
+            logs = {"loss": 1.0}
+            for callback in callbacks:
+                callback.on_train_batch_end(step, logs)
+            if model.stop_training:
+                break
+        logs = on_epoch_end(epoch) or {}
+        for callback in callbacks:
+            callback.on_epoch_end(epoch, logs)
+        if model.stop_training:
+            return
+
+
+def test_step_evaluation_finds_the_target_at_its_step_and_leaves_evaluation_time_out():
+    model = SlowEvaluatingModel([0.2, 0.5, 0.7, 0.9], seconds=0.05)
+    evaluation = StepEvaluation(validation_data=None, every=1)
+    tracker = TimeToTarget(0.7, batch_size=512, stop=True)
+    started = time.perf_counter()
+    drive_in_order([evaluation, tracker], model, epochs=3, steps=2)
+    wall = time.perf_counter() - started
+    # Reached at the third step, in the middle of the second epoch; the epoch's end would say step 4.
+    assert tracker.reached["steps_to_target"] == 3 and tracker.reached["epochs_to_target"] == 2
+    assert tracker.reached["examples_to_target"] == 3 * 512 and model.stop_training
+    assert evaluation.evaluations == 3 and evaluation.eval_seconds >= 3 * 0.05
+    assert 0 < tracker.reached["seconds_to_target"] < 0.03  # the 0.15 s of evaluating is not in it
+    assert tracker.reached["seconds_to_target"] + evaluation.eval_seconds == pytest.approx(wall, abs=0.03)
+
+
+def test_step_evaluation_keeps_the_rhythm_of_a_continued_run_and_times_epoch_end_validation():
+    model = SlowEvaluatingModel([0.1, 0.2], seconds=0.0)
+    evaluation = StepEvaluation(validation_data=None, every=4, initial_step=6)
+    seen, steps = [], []
+
+    class Watch(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            steps.append(batch)
+            if "val_accuracy" in logs:
+                seen.append((6 + len(steps), logs["val_accuracy"]))
+
+    def validate(epoch):  # what fit's own validation looks like to the callbacks
+        evaluation.on_test_begin()
+        time.sleep(0.02)
+        evaluation.on_test_end()
+        return {"val_accuracy": 0.3}
+
+    drive_in_order([evaluation, Watch()], model, epochs=2, steps=3, on_epoch_end=validate)
+    assert seen == [(8, 0.1), (12, 0.2)]  # steps 7 to 12 of the whole training
+    assert evaluation.evaluations == 4 and evaluation.eval_seconds >= 2 * 0.02
+
+
+def test_evaluating_inside_fit_leaves_the_training_metrics_as_they_were():
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    model.compile(optimizer="sgd", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  metrics=["accuracy"])
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(64, 3)).astype("float32"), rng.integers(0, 2, 64)
+    xv, yv = rng.normal(size=(40, 3)).astype("float32"), rng.integers(0, 2, 40)
+    model.fit(x, y, batch_size=16, epochs=1, verbose=0)  # the metrics now hold the epoch's sums
+    validation = tf.data.Dataset.from_tensor_slices((xv, yv)).batch(16)
+    before = {name: float(value) for name, value in model.get_metrics_result().items()}
+    results = evaluate_keeping_metrics(model, validation)
+    assert {name: float(value) for name, value in model.get_metrics_result().items()} == before
+    plain = model.evaluate(validation, verbose=0, return_dict=True)
+    assert results == pytest.approx(plain) and results["loss"] != pytest.approx(before["loss"])
+    # Plain evaluate leaves the validation figures in the metrics: what the restore is for.
+    assert {name: float(value) for name, value in model.get_metrics_result().items()} == pytest.approx(plain)
