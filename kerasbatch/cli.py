@@ -37,7 +37,8 @@ STORE_OPTIONS = [
                  help="Keras's own line per epoch, with every metric, instead of the progress display."),
 ]
 FORMATS = ("markdown", "csv", "html", "json", "latex")
-TUNE_FIELDS = ("tuner", "max_trials", "batch_sizes", "lr_range", "objective", "lr_scaling", "overwrite")
+TUNE_FIELDS = ("tuner", "max_trials", "batch_sizes", "lr_range", "objective", "lr_scaling", "overwrite",
+               "from_suggestion")
 PROFILE_FIELDS = ("batch_sizes", "find_max", "warmup_steps", "timed_steps", "budget_seconds")
 SUGGEST_FIELDS = ("budget_seconds", "max_relative_error", "baseline_batch", "candidates", "run_suggestion")
 
@@ -171,7 +172,7 @@ def profile(**params: Any) -> int:
     return 0
 
 
-@cli.command()
+@cli.command(context_settings={"default_map": {"target": 0.95}})  # the learner needs a target to aim at
 @opts.apply(opts.run_options(exclude=["batch_size"]))
 @opts.apply(opts.fields_options(SuggestConfig, SUGGEST_FIELDS))
 @opts.apply(STORE_OPTIONS)

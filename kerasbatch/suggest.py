@@ -170,12 +170,15 @@ def measure_noise(config: SuggestConfig, store: Store, *, verbose: int = 0) -> N
     steps_per_epoch = dataset.n_train // run.batch_size
     # Several measurements an epoch, so that the error bar has samples to come from.
     every = max(1, min(run.diagnostics_every, steps_per_epoch // 8))
+    # Stopped by the watch: at the target, by the budget, or (without a target) once the error is small.
     run = dataclasses.replace(run, diagnostics=(), stop_at_target=False, epochs=max(run.epochs, 1000))
     noise = GradientNoise(train.probe_batches(run, dataset), micro_batches=run.micro_batches, every=every)
     watch = NoiseWatch(noise, run.target, config.max_relative_error, config.budget_seconds)
     result = train.run(run, store, "noise", verbose=verbose, callbacks=[noise, watch])
     if result.skipped:
         raise KerasbatchError(f"{str(result.path)!r} holds an earlier measurement; use another --study")
+    if result.ok:
+        watch.measure_more()
     value, error, window = noise_in_window(watch.estimates, watch.accuracy, run.target)
     if not math.isfinite(value):
         raise KerasbatchError("the gradient noise scale could not be measured: every |G|² estimate was noise; "

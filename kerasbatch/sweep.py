@@ -1,14 +1,19 @@
 """Sweep: the same model trained once per batch size, every other setting equal.
 
 A sweep is safe to run again: finished runs are kept and skipped, an interrupted one is redone.
+TensorFlow is imported when a sweep runs, not with this module (``import kerasbatch`` stays cheap).
 """
 
 from __future__ import annotations
 
-from kerasbatch import train
+from typing import TYPE_CHECKING
+
 from kerasbatch.config import RunConfig, SweepConfig
 from kerasbatch.progress import StudyProgress
 from kerasbatch.store import Store
+
+if TYPE_CHECKING:
+    from kerasbatch import train
 
 
 def settings(config: SweepConfig) -> dict:
@@ -31,6 +36,8 @@ def sweep(config: SweepConfig, store: Store, *, progress: StudyProgress | None =
         progress: the display to keep up to date (run i/N, epoch, one line per run); ``None`` for silence.
         verbose: Keras's own per-epoch output inside each run (0 for none, 2 for a line per epoch).
     """
+    from kerasbatch import train
+
     runs = config.runs()
     for index, run_config in enumerate(runs):
         train.validate(run_config, model=index == 0)  # one model serves every batch size
@@ -47,6 +54,8 @@ def tracked_run(config: RunConfig, store: Store, progress: StudyProgress | None,
                 run_id: str | None = None, verbose: int = 0) -> train.RunResult:
     """:func:`train.run` with ``progress`` kept up to date: the run started, each epoch, one line at the end
     (or the stored run's line, when it had finished before)."""
+    from kerasbatch import train
+
     if progress is None:
         return train.run(config, store, run_id, verbose=verbose)
     if store.is_complete(run_id or train.run_id_for(config)):

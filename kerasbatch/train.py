@@ -168,7 +168,7 @@ def build_callbacks(config: RunConfig, dataset: data.Dataset, folder: Path | Non
     }
     if diagnostics & {"gns", "grad_norm"}:
         callbacks["gradient_noise"] = GradientNoise(
-            _probe_batches(config, dataset), micro_batches=config.micro_batches,
+            probe_batches(config, dataset), micro_batches=config.micro_batches,
             every=config.diagnostics_every, noise="gns" in diagnostics)
     if "weight_distance" in diagnostics:
         callbacks["weight_distance"] = WeightDistance()
@@ -186,7 +186,7 @@ def build_callbacks(config: RunConfig, dataset: data.Dataset, folder: Path | Non
     return callbacks
 
 
-def _probe_batches(config: RunConfig, dataset: data.Dataset):
+def probe_batches(config: RunConfig, dataset: data.Dataset):
     """Endless training-size batches for gradient measurements, apart from the batches trained on.
 
     A separate pipeline with its own shuffle seed: measuring must not consume the training stream,

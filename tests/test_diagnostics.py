@@ -61,7 +61,7 @@ def _fitted(config, callbacks):
 def test_measuring_does_not_change_the_training_trajectory():
     config = dots_run(model=ModelConfig(name="mlp", widths=(16,), dropout=0.3), diagnostics_every=1)
     plain = _fitted(config, lambda c, d: [])
-    measured = _fitted(config, lambda c, d: [GradientNoise(train._probe_batches(c, d), every=1), WeightDistance(1)])
+    measured = _fitted(config, lambda c, d: [GradientNoise(train.probe_batches(c, d), every=1), WeightDistance(1)])
     assert len(plain) == len(measured)
     for a, b in zip(plain, measured):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)

@@ -69,3 +69,28 @@ def test_noise_is_read_where_the_target_is_approached():
     assert window == (5, 10) and value == pytest.approx(75.0)
     assert math.isnan(noise_in_window([], accuracy, 0.9)[0])
     assert trajectory(estimates) == pytest.approx([10.0 * e for e in range(1, 11)])
+
+
+def test_suggest_command_prints_one_json_object_and_writes_the_suggestion(tmp_path, capsys):
+    import json
+
+    from kerasbatch.cli import run as cli
+
+    code = cli(["suggest", "--dataset", "digits", "--model", "mlp", "--precision", "float32", "--json",
+                "--candidates", "32,128,512", "--budget-seconds", "30", "--run", "--out", str(tmp_path), "--study", "s"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    (line,) = out.strip().splitlines()
+    got = json.loads(line)
+    for key in ("batch_size", "learning_rate", "noise_scale", "noise_scale_interval", "predicted_speedup",
+                "candidates"):
+        assert key in got
+    assert got["batch_size"] in (32, 128, 512) and [c["batch_size"] for c in got["candidates"]] == [32, 128, 512]
+    low, high = got["noise_scale_interval"]
+    assert 0 < low < got["noise_scale"] < high
+    # The rate follows the noise-scale rule from the base rate 0.01 at batch 32.
+    assert got["learning_rate"] == pytest.approx(0.01 * (1 + got["noise_scale"] / 32) / (1 + got["noise_scale"] / got["batch_size"]))
+    assert got["predicted_speedup"] >= 1.0 - 1e-9  # batch 32 is a candidate: the choice is at least as good
+    assert got["measured"]["status"] == "ok" and got["measured"]["run_id"] == f"suggested_bs{got['batch_size']}"
+    assert json.loads((tmp_path / "s" / "suggestion.json").read_text())["batch_size"] == got["batch_size"]
+    assert (tmp_path / "s" / "profile.json").is_file()
