@@ -20,6 +20,7 @@ from typing import Any, Mapping
 
 from kerasbatch.checks import check, choice, int_tuple, number, plain, positive_int
 from kerasbatch.errors import ConfigError
+from kerasbatch.suggestion_file import centred, read_suggestion
 
 PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
 OPTIMIZERS = ("sgd", "adam", "adamw")
@@ -342,6 +343,11 @@ class TuneConfig:
     ``run.optim.lr_scaling``): with the default ``none`` the search looks for the rate applied at each
     batch size. ``seconds_to_target`` minimises the time to ``run.target``; a trial that never gets
     there scores worse than any that does.
+
+    ``from_suggestion`` (a ``suggestion.json`` of ``kerasbatch suggest``, or its study folder) is read
+    here: its batch size joins ``batch_sizes``, ``lr_range`` keeps its width on a log scale and is centred
+    on its rate, and ``first_trial`` holds ``(batch_size, learning_rate)``, the trial the search starts
+    with (the rate as searched: the one that ``lr_scaling`` turns into the suggested rate at that batch).
     """
 
     run: RunConfig = field(default_factory=RunConfig)
@@ -353,6 +359,10 @@ class TuneConfig:
     lr_scaling: str = setting("none", "How the searched rate follows each trial's batch; none searches the rate "
                                       "applied at each batch size.", choices=LR_SCALINGS)
     overwrite: bool = setting(False, "Start the search over instead of continuing it.")
+    from_suggestion: str | None = setting(None, "A suggestion.json (or a study holding one): its batch size and "
+                                                "rate are the first trial, the rate range is centred on it.")
+    # Read from from_suggestion: the first trial's (batch_size, learning_rate), the rate as searched.
+    first_trial: tuple[int, float] | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         check_choices(self)
@@ -369,6 +379,17 @@ class TuneConfig:
         object.__setattr__(self, "lr_range", tuple(float(v) for v in low_high))
         check(self.objective != "seconds_to_target" or self.run.target is not None, "objective",
                "seconds_to_target needs a --target", self.objective)
+        if self.from_suggestion is not None:
+            self._start_at_suggestion()
+
+    def _start_at_suggestion(self) -> None:
+        """The suggested batch joins the choices, the rate range is centred on the suggested rate."""
+        batch_size, rate = read_suggestion(self.from_suggestion)
+        # The searched rate is scaled by lr_scaling at each batch: search the one that gives the suggested rate.
+        rate /= dataclasses.replace(self.run.optim, learning_rate=1.0).scaled_learning_rate(batch_size)
+        object.__setattr__(self, "batch_sizes", tuple(sorted({*self.batch_sizes, batch_size})))
+        object.__setattr__(self, "lr_range", centred(self.lr_range, rate))
+        object.__setattr__(self, "first_trial", (batch_size, rate))
 
 
 @dataclass(frozen=True)
