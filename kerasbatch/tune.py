@@ -4,7 +4,9 @@ Every trial is an ordinary run, trained by :func:`kerasbatch.train.run` into ``<
 (config, history, summary, model, TensorBoard, the diagnostics) with ``trial_id``, ``tuner_id`` and
 ``hyperparameters`` added to its summary. KerasTuner keeps its own state in ``<study>/keras_tuner/search/``.
 Running the same search again continues it; a finished search trains nothing. A trial whose run
-diverged, ran out of memory or broke is a FAILED trial for KerasTuner and the search goes on.
+diverged, ran out of memory or broke is a FAILED trial for KerasTuner and the search goes on. A search
+from a suggestion (``TuneConfig.from_suggestion``) starts at it: the suggested batch size and rate are the
+hyperparameters' defaults and its first trial (:func:`start_at_defaults`).
 
 For a search spread over several processes or machines, see :mod:`kerasbatch.tune_distributed`
 (KerasTuner's ``KERASTUNER_*`` variables; a chief without ``KERASTUNER_ORACLE_IP`` binds 127.0.0.1).
@@ -92,8 +94,9 @@ class BatchSizeHyperModel(kt.HyperModel):
     def trial_config(self, hp: kt.HyperParameters) -> RunConfig:
         """The run of the trial ``hp`` describes (Hyperband's ``tuner/epochs`` become its epochs)."""
         run = self.config.run
-        learning_rate = hp.Float("learning_rate", *self.config.lr_range, sampling="log")
-        batch_size = hp.Choice("batch_size", list(self.config.batch_sizes))
+        first_batch, first_rate = self.config.first_trial or (None, None)  # None: KerasTuner's own defaults
+        learning_rate = hp.Float("learning_rate", *self.config.lr_range, sampling="log", default=first_rate)
+        batch_size = hp.Choice("batch_size", list(self.config.batch_sizes), default=first_batch)
         return dataclasses.replace(run, batch_size=batch_size, epochs=hp.values.get("tuner/epochs", run.epochs),
                                    optim=dataclasses.replace(run.optim, learning_rate=learning_rate))
 
@@ -177,10 +180,13 @@ class StudyTunerMixin(dist.ResumableTunerMixin):
     ``get_best_models`` works without them. Resuming and the chief: see ``ResumableTunerMixin``.
     """
 
-    def __init__(self, *args, run_root: str | Path | None = None, progress: StudyProgress | None = None, **kwargs):
+    def __init__(self, *args, run_root: str | Path | None = None, progress: StudyProgress | None = None,
+                 defaults_first: bool = False, **kwargs):
         self.run_root = Path(run_root or Path(kwargs.get("directory") or ".").parent)
         self.progress = progress
         super().__init__(*args, **kwargs)
+        if defaults_first and not self.is_worker():  # a worker's trials come from the chief's oracle
+            start_at_defaults(self.oracle)
 
     def run_trial(self, trial, *args, **kwargs):
         kwargs.update(trial_id=trial.trial_id, run_id=f"trial_{trial.trial_id}", tuner_id=self.tuner_id)
@@ -224,6 +230,27 @@ class HyperbandMixin:
             return super().build_hypermodel(hp)
 
 
+def start_at_defaults(oracle: kt.Oracle) -> None:
+    """Make the first trial of ``oracle`` the hyperparameters' defaults; KerasTuner draws it at random.
+
+    Through the oracle's ``populate_space`` hook: the oracle still makes that trial its own way (Hyperband
+    puts it first in its first bracket, with that bracket's epochs), then its searched values become the
+    defaults. The first trial is the one an oracle without trials makes, so a resumed search has no
+    second. Works on a stock tuner's oracle too, before its ``search()``.
+    """
+    populate = oracle.populate_space
+
+    def populate_space(trial_id: str) -> dict[str, Any]:
+        first = not oracle.trials
+        response = populate(trial_id)
+        if first and response.get("status") == "RUNNING":
+            values = response["values"]  # the active hyperparameters (and Hyperband's tuner/ entries)
+            values.update({hp.name: hp.default for hp in oracle.hyperparameters.space if hp.name in values})
+        return response
+
+    oracle.populate_space = populate_space
+
+
 @functools.cache
 def tuner_class(kind: str) -> type:
     """The study tuner for ``kind`` (a name of ``config.TUNERS``): the mixins before KerasTuner's class."""
@@ -233,15 +260,19 @@ def tuner_class(kind: str) -> type:
 
 
 def make_tuner(kind: str, objective_name: str, hypermodel, directory: Path, *, max_trials: int | None,
-               epochs: int, seed: int, progress: StudyProgress | None = None) -> kt.Tuner:
-    """A study tuner of ``kind`` over ``directory/search``, continuing whatever is there."""
+               epochs: int, seed: int, progress: StudyProgress | None = None,
+               defaults_first: bool = False) -> kt.Tuner:
+    """A study tuner of ``kind`` over ``directory/search``, continuing whatever is there.
+
+    ``defaults_first``: the search's first trial is the hyperparameters' defaults (:func:`start_at_defaults`).
+    """
     cls = tuner_class(kind)
     budget = {"max_epochs": epochs, "factor": 3} if issubclass(cls, kt.Hyperband) else {}
     # KerasTuner treats seed 0 as "no seed" (a random one), hence the + 1.
     with contextlib.redirect_stdout(io.StringIO()):  # its "Reloading Tuner from …" would mix into tables
         return cls(hypermodel=hypermodel, objective=objective(objective_name), max_trials=max_trials,
                    seed=seed + 1, directory=str(directory), project_name=PROJECT, overwrite=False,
-                   progress=progress, **budget)
+                   progress=progress, defaults_first=defaults_first, **budget)
 
 
 def settings(config: TuneConfig) -> dict[str, Any]:
@@ -251,6 +282,8 @@ def settings(config: TuneConfig) -> dict[str, Any]:
     shared["optim"].pop("learning_rate")
     shared.update(tuner=config.tuner, objective=config.objective, batch_sizes=list(config.batch_sizes),
                   lr_range=list(config.lr_range))
+    if config.first_trial is not None:  # where the file lives is no part of the study; what it said is
+        shared["first_trial"] = dict(zip(("batch_size", "learning_rate"), config.first_trial))
     return shared
 
 
@@ -273,7 +306,7 @@ def tune(config: TuneConfig, store: Store, *, progress: StudyProgress | None = N
         hypermodel = BatchSizeHyperModel(config, store, progress=progress, verbose=verbose, dataset=dataset)
         tuner = make_tuner(config.tuner, config.objective, hypermodel, store.study_dir / KT_DIR,
                            max_trials=config.max_trials, epochs=config.run.epochs, seed=config.run.seed,
-                           progress=progress)
+                           progress=progress, defaults_first=config.first_trial is not None)
         if role != "worker":
             tuner.oracle.verbose = 0  # our progress lines replace KerasTuner's trial tables
             where = f"chief on {dist.address()}: " if role == "chief" else ""

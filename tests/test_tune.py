@@ -1,6 +1,7 @@
 """The KerasTuner search: trials are ordinary runs, the search resumes, fails per trial, and spreads over processes."""
 
 import csv
+import dataclasses
 import json
 import math
 import os
@@ -19,7 +20,8 @@ from kerasbatch import data, tables, tune_distributed, tuner_internals
 from kerasbatch.config import OptimConfig, TuneConfig
 from kerasbatch.errors import ConfigError, DataError, KerasbatchError, StoreError
 from kerasbatch.progress import StudyProgress
-from kerasbatch.store import Store
+from kerasbatch.store import Store, write_json
+from kerasbatch.suggest import SUGGESTION, Suggestion
 from kerasbatch.tune import (UNREACHED_SECONDS, BatchSizeHyperModel, best_hyperparameters, load_tuner,
                              seconds_to_target_score, tune)
 from tests.conftest import dots_run
@@ -279,6 +281,89 @@ def test_a_stock_keras_tuner_tuner_drives_the_hypermodel(tmp_path):
     assert found[f"trial_{best.trial_id}"]["hyperparameters"]["batch_size"] == best.hyperparameters["batch_size"]
     with pytest.raises(kt.errors.FatalTypeError):  # the data is the config's, not search()'s
         BatchSizeHyperModel(search(), store).fit(kt.HyperParameters(), None, [1, 2, 3])
+
+
+def write_suggestion(folder: Path, batch_size: int, learning_rate: float) -> Path:
+    """The study folder of a ``kerasbatch suggest`` that chose ``batch_size`` at ``learning_rate``."""
+    suggestion = Suggestion(batch_size=batch_size, learning_rate=learning_rate, noise_scale=200.0,
+                            noise_scale_interval=(150.0, 260.0), batch_size_interval=(32, 128),
+                            predicted_speedup=2.0, baseline_batch=32, candidates=[])
+    folder.mkdir(parents=True)
+    write_json(folder / SUGGESTION, suggestion.to_dict())
+    return folder
+
+
+def test_a_suggestion_centres_the_rate_range_on_its_rate_and_joins_the_batch_sizes(tmp_path):
+    study = write_suggestion(tmp_path / "suggested", 48, 0.05)
+    config = search(from_suggestion=str(study / SUGGESTION))  # searched: lr_range (0.01, 0.5), sizes 16,32,64
+    half_width = math.sqrt(0.5 / 0.01)  # the range spans a factor 50: sqrt(50) either side of the rate
+    assert config.lr_range == pytest.approx((0.05 / half_width, 0.05 * half_width))  # (0.00707, 0.354)
+    assert math.sqrt(config.lr_range[0] * config.lr_range[1]) == pytest.approx(0.05)
+    assert config.batch_sizes == (16, 32, 48, 64) and config.first_trial == (48, 0.05)
+    # The study folder names the same suggestion; building the config again centres nothing twice.
+    from_study = search(from_suggestion=str(study))
+    assert (from_study.lr_range, from_study.first_trial) == (config.lr_range, config.first_trial)
+    assert dataclasses.replace(config, max_trials=7).lr_range == config.lr_range
+
+    # Under linear scaling the searched rate is the one for base_batch 32: trial 0 trains at 0.05 all the same.
+    linear = search(from_suggestion=str(study), lr_scaling="linear")
+    assert linear.first_trial == (48, pytest.approx(0.05 * 32 / 48))
+    first = BatchSizeHyperModel(linear).trial_config(kt.HyperParameters())  # the defaults
+    assert (first.batch_size, first.learning_rate) == (48, pytest.approx(0.05))
+    assert search().first_trial is None
+
+
+def test_a_search_from_a_suggestion_starts_at_it_and_a_resumed_one_does_not_start_again(tmp_path):
+    study = write_suggestion(tmp_path / "suggested", 64, 0.05)
+    store, run = Store(tmp_path, "started"), dots_run(diagnostics=(), epochs=1)
+    results = tune(search(run=run, max_trials=2, from_suggestion=str(study)), store, verbose=0)
+    chosen = [r.summary["hyperparameters"] for r in results]
+    assert chosen[0] == {"batch_size": 64, "learning_rate": 0.05} and chosen[1] != chosen[0]
+    assert load_tuner(store.study_dir).oracle.trials["0"].hyperparameters.values == chosen[0]
+    settings = json.loads((store.study_dir / "study.json").read_text())["settings"]
+    assert settings["lr_range"] == pytest.approx([0.05 / math.sqrt(50), 0.05 * math.sqrt(50)])
+    assert settings["batch_sizes"] == [16, 32, 64]
+    assert settings["first_trial"] == {"batch_size": 64, "learning_rate": 0.05}
+
+    results = tune(search(run=run, max_trials=3, from_suggestion=str(study)), store, verbose=0)
+    assert [r.run_id for r in results if not r.skipped] == ["trial_2"]
+    assert results[2].summary["hyperparameters"]["learning_rate"] != 0.05  # drawn, not a second first trial
+    other = write_suggestion(tmp_path / "other", 64, 0.1)
+    with pytest.raises(StoreError, match="different settings"):  # another suggestion, another study
+        tune(search(run=run, max_trials=3, from_suggestion=str(other)), store, verbose=0)
+
+
+@pytest.mark.parametrize("tuner", ["bayesian", "hyperband"])
+def test_bayesian_and_hyperband_searches_start_at_the_suggestion(tmp_path, tuner):
+    study = write_suggestion(tmp_path / "suggested", 64, 0.05)
+    # epochs 3: Hyperband's first bracket begins with 1-epoch trials.
+    config = search(run=dots_run(diagnostics=(), epochs=3 if tuner == "hyperband" else 1), tuner=tuner,
+                    max_trials=2, from_suggestion=str(study))
+    results = tune(config, Store(tmp_path, tuner), verbose=0)
+    chosen = [r.summary["hyperparameters"] for r in results]
+    assert chosen[0] == {"batch_size": 64, "learning_rate": 0.05} and chosen[1] != chosen[0]
+    if tuner == "hyperband":
+        values = load_tuner(tmp_path / tuner).oracle.trials["0"].hyperparameters.values
+        assert (values["tuner/bracket"], values["tuner/round"], values["tuner/epochs"]) == (1, 0, 1)
+        assert results[0].summary["epochs"] == 1
+
+
+@pytest.mark.parametrize("where, says", [
+    ("nowhere.json", "no suggestion at '{tmp}/nowhere.json'"),
+    ("empty-study", "no suggestion at '{tmp}/empty-study/suggestion.json'"),
+    ("study.json", "'{tmp}/study.json' holds no suggestion"),
+])
+def test_a_missing_or_invalid_suggestion_is_a_one_line_error_and_nothing_is_written(tmp_path, capsys, where, says):
+    from kerasbatch.cli import run
+
+    (tmp_path / "empty-study").mkdir()
+    (tmp_path / "study.json").write_text('{"kind": "sweep", "settings": {}}')
+    code = run(["tune", "--dataset", "dots", "--from-suggestion", str(tmp_path / where),
+                "--out", str(tmp_path / "runs"), "--study", "s"])
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert code == 2 and len(lines) == 1, lines
+    assert lines[0].startswith(f"error: from_suggestion: {says.format(tmp=tmp_path)}"), lines[0]
+    assert not (tmp_path / "runs").exists()
 
 
 def test_mistakes_are_reported_before_anything_is_written(tmp_path, monkeypatch):
