@@ -194,7 +194,7 @@ def suggest(**params: Any) -> int:
         return 0
     from kerasbatch import tables
 
-    click.echo(tables.render(result.table(), "markdown"))
+    click.echo(tables.render(result.table, "markdown"))
     low, high = result.batch_size_interval
     click.echo(f"suggested batch size {result.batch_size} (range {low}–{high}), learning rate "
                f"{result.learning_rate:.4g}; noise scale {result.noise_scale:.4g} "

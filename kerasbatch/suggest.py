@@ -98,6 +98,7 @@ class Suggestion:
     predicted_seconds_to_target: float | None = None
     measured: dict[str, Any] | None = None
 
+    @property
     def table(self):
         """The predicted curve as a pandas DataFrame, one row per candidate size."""
         import pandas as pd

@@ -1,0 +1,36 @@
+"""The README's notebook snippet runs as written: suggest and sweep from a build function and numpy arrays."""
+
+import re
+from pathlib import Path
+
+import pandas as pd
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def notebook_snippet() -> str:
+    section = README.read_text().split("## From a notebook", 1)[1]
+    return re.search(r"```python\n(.*?)```", section, re.S).group(1)
+
+
+def test_the_readme_notebook_snippet_runs(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("KERASBATCH_CACHE", str(tmp_path / "cache"))
+    scope: dict = {}
+    exec(compile(notebook_snippet(), "README.md", "exec"), scope)
+    suggestion, table = scope["suggestion"], scope["table"]
+    assert suggestion.batch_size in (32, 128, 512) and suggestion.noise_scale > 0
+    assert isinstance(suggestion.table, pd.DataFrame) and list(suggestion.table["batch_size"]) == [32, 128, 512]
+    assert isinstance(table, pd.DataFrame) and set(table["status"]) == {"ok"}
+    assert sorted(table["batch_size"]) == sorted({32, suggestion.batch_size})
+    # The study names the function and the data; its runs hold the arrays' fingerprint as the dataset.
+    (study,) = [p for p in (tmp_path / "runs").iterdir() if p.name.endswith("-sweep")]
+    assert study.name.startswith("build_model-")
+    assert all(name.startswith("arrays:") for name in table["dataset"])
+
+    # The same cell again reuses every finished run.
+    before = {p: p.stat().st_mtime_ns for p in study.glob("*/summary.json")}
+    exec(compile(notebook_snippet().split("suggestion = ")[0] + "table = kerasbatch.sweep(build_model, x[:1500], "
+                 "y[:1500], validation_data=(x[1500:], y[1500:]), batch_sizes=(32,), epochs=3, out='runs')",
+                 "README.md", "exec"), scope)
+    assert {p: p.stat().st_mtime_ns for p in study.glob("*/summary.json")} == before
