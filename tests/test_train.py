@@ -1,5 +1,6 @@
 import dataclasses
 import json
+import time
 
 import keras
 import numpy as np
@@ -8,7 +9,7 @@ import pytest
 import tensorflow as tf
 
 from kerasbatch import global_state, train
-from kerasbatch.config import ModelConfig, OptimConfig, SweepConfig
+from kerasbatch.config import DataConfig, ModelConfig, OptimConfig, RunConfig, SweepConfig
 from kerasbatch.errors import ConfigError, DataError, StoreError
 from kerasbatch.store import Store
 from kerasbatch.sweep import sweep
@@ -206,7 +207,10 @@ def test_a_warm_start_counts_epochs_history_and_time_to_target_from_the_first_ep
     reached = history.index[history["val_accuracy"] >= 0.93][0]
     assert s["epochs_to_target"] == history["epoch"][reached] >= 2  # counted from the first run's epoch
     assert s["steps_to_target"] == history["steps"][reached] and s["examples_to_target"] == 32 * s["steps_to_target"]
-    assert first.summary["train_seconds"] < s["seconds_to_target"] <= s["train_seconds"]
+    # Training seconds only, on both sides of the warm start.
+    earlier_training = first.summary["train_seconds"] - first.summary["eval_seconds"]
+    assert earlier_training < s["seconds_to_target"] <= s["train_seconds"] - s["eval_seconds"]
+    assert s["eval_seconds"] > first.summary["eval_seconds"] > 0
     assert s["best_val_accuracy"] == pytest.approx(history["val_accuracy"].max())
 
     # Continuing a run that had reached the target keeps the time it took.
@@ -224,3 +228,127 @@ def test_a_warm_start_from_nothing_or_past_the_last_epoch_writes_nothing(tmp_pat
     with pytest.raises(ConfigError, match="initial_epoch"):
         train.run(dots_run(epochs=2), store, "later", initial_epoch=2, verbose=0)
     assert list(tmp_path.iterdir()) == []
+
+
+# digits at batch 512: 1294 training examples, two steps an epoch.
+DIGITS_512 = dict(data=DataConfig(dataset="digits"), model=ModelConfig(name="mlp"), batch_size=512, epochs=6,
+                  precision="float32", diagnostics=())
+SLOW_EVALUATION = 0.1  # seconds added to each evaluation (one batch) of the run that measures what is left out
+
+
+class StepValAccuracy(keras.callbacks.Callback):
+    """The validation accuracy each step's logs hold (None where no evaluation ran)."""
+
+    def on_train_begin(self, logs=None):
+        self.values = []
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.values.append(logs.get("val_accuracy"))
+
+
+class WallToTarget(keras.callbacks.Callback):
+    """Wall time from the start of training to the step at which training is told to stop, and the
+    ``eval_seconds`` that step's logs hold."""
+
+    def on_train_begin(self, logs=None):
+        self.start, self.wall, self.eval_seconds = time.perf_counter(), None, None
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.model.stop_training and self.wall is None:
+            self.wall, self.eval_seconds = time.perf_counter() - self.start, logs["eval_seconds"]
+
+
+def slow_evaluation_pipeline(pipeline):
+    """``data.pipeline`` whose evaluation pipelines take SLOW_EVALUATION seconds more for each batch."""
+
+    def wait(x):
+        time.sleep(SLOW_EVALUATION)
+        return x
+
+    def slowly(x, y):
+        out = tf.py_function(wait, [x], x.dtype)
+        out.set_shape(x.shape)
+        return out, y
+
+    def slow(*args, training, **kwargs):
+        ds = pipeline(*args, training=training, **kwargs)
+        return ds if training else ds.map(slowly)
+
+    return slow
+
+
+@pytest.fixture(scope="module")
+def step_runs(tmp_path_factory):
+    """Three digits runs at batch 512: evaluated every step (no target); at epoch ends only, with a
+    target first reached in the middle of an epoch; and every step with that target, stopping there,
+    with every evaluation made slower by SLOW_EVALUATION."""
+    store = Store(tmp_path_factory.mktemp("runs"), "steps")
+    recorder, traces = StepValAccuracy(), []
+    test_step = keras.Model.test_step
+
+    def counted_test_step(self, data):  # Python runs it only while tracing the evaluation function
+        traces.append(1)
+        return test_step(self, data)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(keras.Model, "test_step", counted_test_step)
+        every_step = train.run(RunConfig(**DIGITS_512, eval_every_steps=1), store, "every_step", verbose=0,
+                               callbacks=[recorder])
+    values = recorder.values
+    # An odd step (mid-epoch) whose accuracy is above every earlier one: the target is first reached there.
+    step = next(s for s in range(3, len(values) + 1, 2) if values[s - 1] > max(values[:s - 1]))
+    target = values[step - 1]
+    epoch_end = train.run(RunConfig(**DIGITS_512, target=target), store, "epoch_end", verbose=0)
+    wall = WallToTarget()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(train.data, "pipeline", slow_evaluation_pipeline(train.data.pipeline))
+        stopped = train.run(RunConfig(**DIGITS_512, target=target, eval_every_steps=1, stop_at_target=True),
+                            store, "stopped", verbose=0, callbacks=[wall])
+    return dict(every_step=every_step, epoch_end=epoch_end, stopped=stopped, values=values, step=step,
+                target=target, traces=len(traces), wall=wall)
+
+
+def test_evaluating_every_step_gives_the_exact_step_to_target(step_runs):
+    step, epoch_end, stopped = step_runs["step"], step_runs["epoch_end"].summary, step_runs["stopped"].summary
+    assert step % 2 == 1
+    assert stopped["steps_to_target"] == step and stopped["examples_to_target"] == 512 * step
+    assert stopped["epochs_to_target"] == (step + 1) // 2  # the epoch it was reached in
+    # At epoch ends the same weights are seen one step later at the earliest.
+    assert epoch_end["steps_to_target"] % 2 == 0 and epoch_end["steps_to_target"] > stopped["steps_to_target"]
+    history = pd.read_csv(step_runs["every_step"].path / "history.csv")
+    assert history["val_accuracy"].tolist() == pytest.approx(step_runs["values"][1::2])
+
+
+def test_stop_at_target_with_step_evaluation_stops_at_that_step(step_runs):
+    stopped = step_runs["stopped"]
+    history = pd.read_csv(stopped.path / "history.csv")
+    assert stopped.summary["steps"] == step_runs["step"] == history["steps"].iloc[-1]
+    assert stopped.summary["epochs"] == len(history) == (step_runs["step"] + 1) // 2
+
+
+def test_evaluation_time_is_recorded_and_left_out_of_seconds_to_target(step_runs):
+    s, wall = step_runs["stopped"].summary, step_runs["wall"]
+    # Up to the target: an evaluation at every step and fit's own validation at the end of each earlier epoch.
+    assert wall.eval_seconds >= (step_runs["step"] + s["epochs"] - 1) * SLOW_EVALUATION
+    assert s["seconds_to_target"] + wall.eval_seconds == pytest.approx(wall.wall, abs=0.02)
+    # After the target only the epoch's own validation ran (and the logs were written).
+    assert s["eval_seconds"] >= wall.eval_seconds + SLOW_EVALUATION
+    assert s["seconds_to_target"] + s["eval_seconds"] <= s["train_seconds"]
+    # Nor is it in the step timing: a step that held a 0.1 s evaluation would run below 5120 samples/s.
+    assert s["samples_per_second"] > 512 / SLOW_EVALUATION
+
+
+def test_step_evaluation_changes_no_training_figure_and_traces_evaluation_once(step_runs):
+    columns = ["loss", "accuracy", "val_loss", "val_accuracy"]
+    every_step, epoch_end = (pd.read_csv(step_runs[name].path / "history.csv")[columns]
+                             for name in ("every_step", "epoch_end"))
+    pd.testing.assert_frame_equal(every_step, epoch_end)
+    assert step_runs["every_step"].summary["eval_seconds"] > step_runs["epoch_end"].summary["eval_seconds"] > 0
+    assert step_runs["traces"] == 1  # 12 step evaluations and 6 epoch-end ones share one compiled function
+
+
+def test_step_evaluation_comes_after_the_step_timing_and_before_the_target():
+    config = RunConfig(**DIGITS_512, target=0.5, eval_every_steps=4)
+    names = list(train.build_callbacks(config, train.data.load(config.data), None))
+    order = [names.index(name) for name in ("throughput", "divergence", "evaluation", "target")]
+    assert order == sorted(order)
