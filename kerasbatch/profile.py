@@ -28,9 +28,8 @@ from typing import Any
 from kerasbatch.checks import int_tuple, number, positive_int
 from kerasbatch.config import RunConfig, setting
 from kerasbatch.errors import first_line
-from kerasbatch.store import Store, make_dir, read_json, write_json
+from kerasbatch.store import PROFILE, Store, make_dir, read_json, write_json
 
-PROFILE = "profile.json"
 Progress = Callable[[str], None]
 ALIGNMENT = 8  # Tensor Cores want batch sizes (and widths) that are multiples of 8 under float16
 

@@ -26,10 +26,9 @@ import pandas as pd
 from kerasbatch import plots, tables
 from kerasbatch.config import OBJECTIVES
 from kerasbatch.errors import KerasbatchError
-from kerasbatch.store import CONFIG, STUDY, Store, make_dir, read_json, write_text
+from kerasbatch.store import CONFIG, STUDY, SUGGESTION, Store, make_dir, read_json, write_text
 
 REPORT = "report.html"
-SUGGESTION = "suggestion.json"
 
 # How the finding names each metric, and the figure that shows it best.
 _METRIC_WORDS = {"val_accuracy": "validation accuracy", "seconds_to_target": "seconds to the target"}

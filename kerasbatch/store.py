@@ -34,6 +34,8 @@ CONFIG = "config.json"
 HISTORY = "history.csv"
 MODEL = "model.keras"
 STUDY = "study.json"
+PROFILE = "profile.json"  # kerasbatch profile's measurements, in the study folder
+SUGGESTION = "suggestion.json"  # kerasbatch suggest's answer, in the study folder
 TENSORBOARD = "tb"
 RESERVED = ("plots", "keras_tuner")  # folders a study keeps beside its runs
 

@@ -28,9 +28,8 @@ from kerasbatch.checks import int_tuple, number, positive_int
 from kerasbatch.config import RunConfig, setting
 from kerasbatch.errors import KerasbatchError
 from kerasbatch.learner import candidate_sizes, noise_in_window, predict, trajectory
-from kerasbatch.store import Store, make_dir, write_json
+from kerasbatch.store import SUGGESTION, Store, make_dir, write_json
 
-SUGGESTION = "suggestion.json"
 Progress = Callable[[str], None]
 Z95 = 1.96  # two-sided 95 % normal quantile
 

@@ -11,8 +11,8 @@ import math
 from pathlib import Path
 
 from kerasbatch.errors import ConfigError
+from kerasbatch.store import SUGGESTION
 
-SUGGESTION = "suggestion.json"  # the name kerasbatch.suggest writes in the study folder
 
 
 def read_suggestion(path: str | Path) -> tuple[int, float]:

@@ -20,8 +20,8 @@ from kerasbatch import data, tables, tune_distributed, tuner_internals
 from kerasbatch.config import OptimConfig, TuneConfig
 from kerasbatch.errors import ConfigError, DataError, KerasbatchError, StoreError
 from kerasbatch.progress import StudyProgress
-from kerasbatch.store import Store, write_json
-from kerasbatch.suggest import SUGGESTION, Suggestion
+from kerasbatch.store import SUGGESTION, Store, write_json
+from kerasbatch.suggest import Suggestion
 from kerasbatch.tune import (UNREACHED_SECONDS, BatchSizeHyperModel, best_hyperparameters, load_tuner,
                              seconds_to_target_score, tune)
 from tests.conftest import dots_run
