@@ -88,8 +88,7 @@ def validate(config: RunConfig, *, model: bool = True) -> data.Dataset:
     distribute.check_batch(config.strategy, config.batch_size)
     if model:
         with run_scope(precision.resolve(config.precision), config.seed):
-            build_model(config.model.name, dataset.input_shape, dataset.num_classes,
-                        widths=config.model.widths, dropout=config.model.dropout)
+            build_model(config.model, dataset.input_shape, dataset.num_classes)
     return dataset
 
 
@@ -141,8 +140,7 @@ def compile_model(config: RunConfig, dataset: data.Dataset, initial_epoch: int =
     with its optimizer and learning-rate schedule (laid over the epochs after ``initial_epoch``: a warm
     start's optimizer starts afresh)."""
     with distribute.get_strategy(config.strategy).scope():
-        model = build_model(config.model.name, dataset.input_shape, dataset.num_classes,
-                            widths=config.model.widths, dropout=config.model.dropout)
+        model = build_model(config.model, dataset.input_shape, dataset.num_classes)
         steps_per_epoch = dataset.n_train // config.batch_size
         schedule = make_schedule(config.optim, config.batch_size, steps_per_epoch, config.epochs - initial_epoch)
         model.compile(optimizer=make_optimizer(config.optim, schedule),

@@ -8,6 +8,7 @@ from pathlib import Path
 import keras
 import pytest
 
+from kerasbatch.config import ModelConfig
 from kerasbatch.errors import ConfigError
 from kerasbatch.models import MODEL_NAMES, MODELS, build_model, ensure_float32_output
 from tests.user_models import half
@@ -37,7 +38,6 @@ def test_every_registry_entry_names_an_importable_builder_and_real_options():
     import dataclasses
     import importlib
 
-    from kerasbatch.config import ModelConfig
 
     assert MODEL_NAMES == ("logreg", "mlp", "cnn", "cnn1d", "resnet20", "resnet32", "resnet56")
     fields = {f.name for f in dataclasses.fields(ModelConfig)}
@@ -64,7 +64,7 @@ def test_builtin_model_outputs_float32_probabilities(built_models, name):
     indirect=["mixed_policy"],
 )
 def test_builtin_model_under_mixed_precision_keeps_float32_output(mixed_policy, compute_dtype):
-    model = build_model("mlp", IMAGE_SHAPE, 10, widths=(16,))
+    model = build_model(ModelConfig(name="mlp", widths=(16,)), IMAGE_SHAPE, 10)
     dense = model.get_layer("hidden1")
     assert dense.compute_dtype == compute_dtype
     assert dense.variable_dtype == "float32"
@@ -72,7 +72,7 @@ def test_builtin_model_under_mixed_precision_keeps_float32_output(mixed_policy, 
 
 
 def test_mlp_uses_widths_and_dropout():
-    model = build_model("mlp", (2,), 3, widths=(16, 8), dropout=0.25)
+    model = build_model(ModelConfig(name="mlp", widths=(16, 8), dropout=0.25), (2,), 3)
     dropouts = [layer for layer in model.layers if isinstance(layer, keras.layers.Dropout)]
     assert [layer.rate for layer in dropouts] == [0.25, 0.25]
     # (2*16 + 16) + (16*8 + 8) + (8*3 + 3)
@@ -81,7 +81,7 @@ def test_mlp_uses_widths_and_dropout():
 
 def test_cnn_has_dropout_only_when_asked(built_models):
     assert not any(isinstance(layer, keras.layers.Dropout) for layer in built_models["cnn"].layers)
-    model = build_model("cnn", IMAGE_SHAPE, 10, dropout=0.5)
+    model = build_model(ModelConfig(name="cnn", dropout=0.5), IMAGE_SHAPE, 10)
     assert model.get_layer("dropout").rate == 0.5
 
 

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from kerasbatch.config import ModelConfig
 from kerasbatch.errors import ConfigError, first_line
 
 if TYPE_CHECKING:
@@ -54,24 +55,16 @@ MODEL_NAMES: tuple[str, ...] = tuple(MODELS)
 """Names :func:`build_model` accepts besides ``package.module:function``."""
 
 
-def build_model(
-    name: str,
-    input_shape: Sequence[int],
-    num_classes: int,
-    *,
-    widths: Sequence[int] = (128, 64),
-    dropout: float = 0.0,
-) -> keras.Model:
-    """Build an uncompiled classifier by name.
+def build_model(model: ModelConfig | str, input_shape: Sequence[int], num_classes: int) -> keras.Model:
+    """Build an uncompiled classifier from its config (or just its name, with the config's defaults).
 
     Args:
-        name: one of :data:`MODEL_NAMES`, or ``package.module:function`` for a user model. The
-            user function is called as ``fn(input_shape=..., num_classes=...)`` and must return an
-            uncompiled ``keras.Model``; its output is cast to float32 if it is not already.
+        model: the model's config; its ``name`` is one of :data:`MODEL_NAMES`, ``package.module:function``
+            for a user model, or a ``builder:`` name (:mod:`kerasbatch.models.builders`). The user
+            function is called as ``fn(input_shape=..., num_classes=...)`` (or with no arguments) and must
+            return a ``keras.Model``; its output is cast to float32 if it is not already.
         input_shape: shape of one example, without the batch axis, e.g. ``(28, 28, 1)``.
         num_classes: number of output classes.
-        widths: hidden layer widths, used by ``mlp`` only.
-        dropout: dropout rate, used by ``mlp`` and ``cnn`` only.
 
     Returns:
         A ``keras.Model`` mapping a batch of examples to float32 class probabilities
@@ -81,6 +74,8 @@ def build_model(
         ConfigError: the name is unknown, the user model cannot be loaded, raises or does not return
             a ``keras.Model``, or an image model is given non-image input.
     """
+    config = ModelConfig(name=model) if isinstance(model, str) else model
+    name = config.name
     input_shape = tuple(int(d) for d in input_shape)
     if name.startswith(BUILDER_PREFIX):
         from kerasbatch.models.builders import load_builder
@@ -101,8 +96,7 @@ def build_model(
             f"model {name!r} needs image input (height, width, channels); "
             f"this dataset gives shape {input_shape}"
         )
-    options = {"widths": tuple(widths), "dropout": float(dropout)}
-    kwargs = {key: options[key] for key in entry.options}
+    kwargs = {key: getattr(config, key) for key in entry.options}
     module_name, function_name = entry.factory.split(":")
     factory = getattr(importlib.import_module(module_name), function_name)
     return factory(input_shape, num_classes, **kwargs)
