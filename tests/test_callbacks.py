@@ -144,8 +144,8 @@ def test_step_evaluation_finds_the_target_at_its_step_and_leaves_evaluation_time
     assert tracker.reached["steps_to_target"] == 3 and tracker.reached["epochs_to_target"] == 2
     assert tracker.reached["examples_to_target"] == 3 * 512 and model.stop_training
     assert evaluation.evaluations == 3 and evaluation.eval_seconds >= 3 * 0.05
-    assert 0 < tracker.reached["seconds_to_target"] < 0.03  # the 0.15 s of evaluating is not in it
-    assert tracker.reached["seconds_to_target"] + evaluation.eval_seconds == pytest.approx(wall, abs=0.03)
+    assert 0 < tracker.reached["seconds_to_target"] < 0.05  # the 0.15 s of evaluating is not in it
+    assert tracker.reached["seconds_to_target"] + evaluation.eval_seconds == pytest.approx(wall, abs=0.05)
 
 
 def test_step_evaluation_keeps_the_rhythm_of_a_continued_run_and_times_epoch_end_validation():

@@ -330,7 +330,7 @@ def test_evaluation_time_is_recorded_and_left_out_of_seconds_to_target(step_runs
     s, wall = step_runs["stopped"].summary, step_runs["wall"]
     # Up to the target: an evaluation at every step and fit's own validation at the end of each earlier epoch.
     assert wall.eval_seconds >= (step_runs["step"] + s["epochs"] - 1) * SLOW_EVALUATION
-    assert s["seconds_to_target"] + wall.eval_seconds == pytest.approx(wall.wall, abs=0.02)
+    assert s["seconds_to_target"] + wall.eval_seconds == pytest.approx(wall.wall, abs=0.05)  # not 0.4 s off
     # After the target only the epoch's own validation ran (and the logs were written).
     assert s["eval_seconds"] >= wall.eval_seconds + SLOW_EVALUATION
     assert s["seconds_to_target"] + s["eval_seconds"] <= s["train_seconds"]
