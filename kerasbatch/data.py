@@ -74,6 +74,14 @@ def load(config: DataConfig) -> Dataset:
     return Dataset(config.dataset, *train, *val, *test, num_classes=num_classes)
 
 
+def describe(dataset: Dataset) -> dict:
+    """What a run folder records of its data: the splits' shapes and the number of classes (with the
+    dataset's name, which for in-memory arrays is a fingerprint of their content)."""
+    splits = {"train": dataset.x_train, "val": dataset.x_val, "test": dataset.x_test}
+    return {"name": dataset.name, "num_classes": dataset.num_classes,
+            **{f"x_{split}_shape": list(x.shape) for split, x in splits.items()}}
+
+
 def check_batch_size(dataset: Dataset, batch_size: int) -> None:
     """Every training step must see exactly ``batch_size`` examples, so at least one full batch."""
     if batch_size > dataset.n_train:

@@ -221,7 +221,7 @@ def _train(config: RunConfig, dataset: data.Dataset, model: keras.Model, folder:
         error = f"loss became NaN or infinite at step {callbacks['divergence'].diverged_at_step}"
     history = callbacks["history"].rows
     summary = _summarize(config, callbacks, history, status, error, train_seconds, earlier)
-    summary["traceback"] = trace
+    summary.update(traceback=trace, data=data.describe(dataset))
     if status == "ok":
         summary.update(_evaluate(model, dataset, summary))
         with atomic_path(folder / MODEL) as tmp:
