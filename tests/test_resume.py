@@ -10,7 +10,7 @@ import time
 import pandas as pd
 
 TIMING = {"train_seconds", "seconds_to_target", "samples_per_second", "step_time_median", "step_time_p90",
-          "step_time_median_mean", "step_time_p90_mean"}
+          "step_time_median_mean", "step_time_p90_mean", "eval_seconds"}
 
 
 def sweep_command(out, study):
