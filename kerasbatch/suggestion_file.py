@@ -1,7 +1,8 @@
 """A ``suggestion.json`` read back: the batch size and learning rate that ``kerasbatch suggest`` chose.
 
 ``tune --from-suggestion`` starts its search there (:class:`kerasbatch.config.TuneConfig`). TensorFlow-free
-and below :mod:`kerasbatch.config`: it imports nothing of kerasbatch but its errors.
+and below :mod:`kerasbatch.config`: it imports nothing of kerasbatch but its errors and the store's file
+names.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from pathlib import Path
 
 from kerasbatch.errors import ConfigError
 from kerasbatch.store import SUGGESTION
-
 
 
 def read_suggestion(path: str | Path) -> tuple[int, float]:
