@@ -26,7 +26,7 @@ from __future__ import annotations
 import itertools
 import math
 import weakref
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -64,10 +64,6 @@ class NoiseEstimate:
         """``B_simple = trace_sigma / grad_sq``; NaN when ``grad_sq`` is not a positive number."""
         return _ratio(self.trace_sigma, self.grad_sq)
 
-    def as_dict(self) -> dict:
-        """The fields plus ``gns``, ready for JSON or a table row."""
-        return {**asdict(self), "gns": self.gns}
-
 
 class NoiseAccumulator:
     """Averages ``|G|^2`` and ``tr(Sigma)`` estimates separately; ``gns`` divides the averages.
@@ -81,10 +77,6 @@ class NoiseAccumulator:
         if ema is not None and not 0.0 <= ema < 1.0:
             raise ValueError(f"ema must be in [0, 1) or None, got {ema!r}")
         self.ema = ema
-        self.reset()
-
-    def reset(self) -> None:
-        """Forget every update."""
         self._grad_sq = self._trace_sigma = self._weight = 0.0
         self._count = 0
 
@@ -101,7 +93,7 @@ class NoiseAccumulator:
 
     @property
     def count(self) -> int:
-        """Updates accepted since the last reset."""
+        """Updates accepted so far."""
         return self._count
 
     @property
@@ -181,15 +173,18 @@ def _loss_fn(model):
     return lambda y_true, y_pred: keras.ops.mean(loss(y_true, y_pred))
 
 
-def _loss_scale(model) -> float:
+def _loss_scale(model) -> float | None:
     from kerasbatch.precision import loss_scale
 
     # The current dynamic scale, read fresh on every call: it changes as training goes.
-    return loss_scale(getattr(model, "optimizer", None)) or 1.0
+    return loss_scale(getattr(model, "optimizer", None))
 
 
 def _micro_batch_grads(model, loss_fn, xs, ys, scale):
-    """Unscaled float32 gradients of each micro-batch, computed without touching the model."""
+    """Unscaled float32 gradients of each micro-batch, computed without touching the model.
+
+    ``scale`` is the loss scale as a tensor, or None when the loss is not scaled (no ops spent on it).
+    """
     import tensorflow as tf
 
     trainable = [v.value for v in model.trainable_variables]
@@ -204,9 +199,11 @@ def _micro_batch_grads(model, loss_fn, xs, ys, scale):
                                                          return_losses=True)
             loss = tf.cast(loss_fn(y, y_pred), tf.float32)
             loss += tf.add_n([tf.cast(extra, tf.float32) for extra in losses]) if losses else 0.0
-            scaled = loss * scale
-        grads.append([tf.cast(tf.convert_to_tensor(g), tf.float32) / scale
-                      for g in tape.gradient(scaled, trainable) if g is not None])
+            if scale is not None:
+                loss *= scale
+        chain = [tf.cast(tf.convert_to_tensor(g), tf.float32) for g in tape.gradient(loss, trainable)
+                 if g is not None]
+        grads.append(chain if scale is None else [g / scale for g in chain])
     return grads
 
 
@@ -240,8 +237,8 @@ def _traced_step(model, micro_batches: int):
             grads = _micro_batch_grads(model_ref(), loss_fn, xs, ys, scale)
             small = tf.add_n([_sq_norm(g) for g in grads]) / micro_batches
             big = _sq_norm([tf.add_n(list(parts)) / micro_batches for parts in zip(*grads)])
-            # Any non-finite gradient element makes a sum of squares non-finite.
-            return small, big, tf.math.is_finite(small) & tf.math.is_finite(big)
+            # One tensor, so one transfer to the host; a non-finite gradient makes a sum non-finite.
+            return tf.stack([small, big])
 
         per_model[micro_batches] = (model.loss, variable_ids, step)
     return per_model[micro_batches][2]
@@ -275,10 +272,11 @@ def micro_batch_sq_norms(model, x, y, micro_batches: int) -> tuple[float, float,
     size = _batch_size(x)
     if size % micro_batches:
         raise ValueError(f"batch size {size} is not divisible by micro_batches={micro_batches}")
-    step = _traced_step(model, micro_batches)
-    small, big, finite = step(tf.nest.map_structure(tf.convert_to_tensor, x), tf.convert_to_tensor(y),
-                              tf.constant(_loss_scale(model), tf.float32))
-    return float(small), float(big), bool(finite)
+    scale = _loss_scale(model)
+    step = _traced_step(model, micro_batches)  # traced once unscaled, once scaled
+    small, big = step(tf.nest.map_structure(tf.convert_to_tensor, x), tf.convert_to_tensor(y),
+                      None if scale is None else tf.constant(scale, tf.float32)).numpy().tolist()
+    return small, big, math.isfinite(small) and math.isfinite(big)
 
 
 def batch_estimate(model, x, y, micro_batches: int) -> tuple[float, float, float] | None:

@@ -76,19 +76,35 @@ def test_weight_distance_starts_at_zero_and_grows_under_plain_sgd():
     assert all(b >= a for a, b in zip(distances, distances[1:])) and distances[-1] > 0
 
 
-def test_every_epoch_gets_a_measurement_even_when_shorter_than_the_interval():
-    meter = GradientNoise(iter([]), every=1000)
-    calls = []
-    meter.measure = lambda: calls.append(1) or meter._norms.append(1.0)
-    meter.on_train_begin()
-    for epoch in range(3):
-        meter.on_epoch_begin(epoch)
-        for step in range(5):
-            meter.on_train_batch_end(step)
-        logs = {}
-        meter.on_epoch_end(epoch, logs)
-        assert logs["grad_norm"] == 1.0
-    assert len(calls) == 3  # step 0 of epoch 1, then the end of epochs 2 and 3
+class RecordingNoise(GradientNoise):
+    """Remembers the optimizer's step count at every measurement."""
+
+    def on_train_begin(self, logs=None):
+        super().on_train_begin(logs)
+        self.measured_after: list[int] = []
+
+    def measure(self):
+        self.measured_after.append(int(self.model.optimizer.iterations.numpy()))
+        super().measure()
+
+
+def test_measures_every_n_steps_across_epochs_and_fits_and_short_epochs_log_the_latest():
+    config = dots_run(epochs=3)
+    dataset = data.load(config.data)
+    assert dataset.n_train // config.batch_size == 13  # epochs of steps 0-12, 13-25, 26-38
+    with train.run_scope("float32", config.seed):
+        model = train.compile_model(config, dataset)
+        stream = data.pipeline(dataset.x_train, dataset.y_train, config.batch_size, training=True, seed=0)
+        meter = RecordingNoise(iter(stream.repeat()), every=20)
+        logs = model.fit(stream, epochs=3, verbose=0, shuffle=False, callbacks=[meter]).history
+        assert meter.measured_after == [1, 21] and len(meter.estimates) == 2
+        # A second fit continues the optimizer's count, so the rhythm: no extra measurement at its start.
+        model.fit(stream, epochs=2, verbose=0, shuffle=False, callbacks=[meter])
+        assert meter.measured_after == [41, 61]
+    assert np.isfinite(logs["grad_norm"]).all() and np.isfinite(logs["gns"]).all()
+    assert logs["grad_norm"][1] != logs["grad_norm"][0]
+    # The third epoch held no measurement: it logs the latest values rather than pay for a new one.
+    assert logs["grad_norm"][2] == logs["grad_norm"][1] and logs["gns"][2] == logs["gns"][1]
 
 
 def test_grad_norm_only_skips_the_noise_columns(tmp_path):

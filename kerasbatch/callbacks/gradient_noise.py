@@ -6,7 +6,6 @@ import math
 from typing import Iterator
 
 import keras
-import numpy as np
 
 from kerasbatch.noise import NoiseAccumulator, batch_estimate
 
@@ -28,17 +27,21 @@ def micro_batch_plan(batch_size: int, micro_batches: int) -> tuple[int, int]:
 class GradientNoise(keras.callbacks.Callback):
     """Writes ``grad_norm`` and (with ``noise=True``) ``gns``, ``grad_sq``, ``trace_sigma`` into the epoch logs.
 
-    Every ``every`` steps (and at least once per epoch) it draws a batch of the training batch size from
-    ``batches``, splits it into micro-batches and takes their gradients at the current weights without
-    changing any variable (:func:`kerasbatch.noise.micro_batch_sq_norms`). It never touches the batches
-    the model trains on, so the training trajectory is the same with or without it.
+    At every ``every``-th optimizer step (the first step included) it draws a batch of the training batch
+    size from ``batches``, splits it into micro-batches and takes their gradients at the current weights
+    without changing any variable (:func:`kerasbatch.noise.micro_batch_sq_norms`). It never touches the
+    batches the model trains on, so the training trajectory is the same with or without it. Steps are
+    counted from the optimizer's own count, so a ``fit`` that continues a model keeps the rhythm.
 
     - ``grad_norm``: mean L2 norm of the batch gradient over the epoch's measurements.
     - ``grad_sq``, ``trace_sigma``: McCandlish et al.'s unbiased estimates of ``|G|^2`` and ``tr(Σ)``,
       each smoothed with an exponential moving average; ``gns`` = their ratio, taken last.
 
-    Measurements whose gradients are not finite (a float16 overflow the loss-scale optimizer would skip)
-    are dropped.
+    An epoch shorter than ``every`` steps may hold no measurement: it logs the latest values rather than
+    pay for one more (a measurement costs about a training step; on 20-step epochs that would be one more
+    every epoch). Measurements whose gradients are not finite (a float16 overflow the loss-scale optimizer
+    would skip) are dropped; :attr:`estimates` holds the raw ``(grad_sq, trace_sigma)`` of each kept
+    measurement of the current ``fit``, in order.
 
     Args:
         batches: an endless iterator of ``(x, y)`` batches of the training batch size.
@@ -60,8 +63,10 @@ class GradientNoise(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         self.accumulator = NoiseAccumulator(self.ema)
-        self._step = 0
+        self.estimates: list[tuple[float, float]] = []
+        self._step = _optimizer_step(self.model)
         self._norms: list[float] = []
+        self._last_norm = math.nan
 
     def on_epoch_begin(self, epoch, logs=None):
         self._norms = []
@@ -72,11 +77,9 @@ class GradientNoise(keras.callbacks.Callback):
         self._step += 1
 
     def on_epoch_end(self, epoch, logs=None):
-        if not self._norms:
-            self.measure()  # short epochs still get a value
         if logs is None:
             return
-        logs["grad_norm"] = float(np.mean(self._norms)) if self._norms else math.nan
+        logs["grad_norm"] = sum(self._norms) / len(self._norms) if self._norms else self._last_norm
         if self.noise:
             logs["gns"] = self.accumulator.gns
             logs["grad_sq"] = self.accumulator.grad_sq
@@ -85,12 +88,23 @@ class GradientNoise(keras.callbacks.Callback):
     def measure(self) -> None:
         """Take one measurement at the model's current weights."""
         x, y = next(self.batches)
-        k, examples = micro_batch_plan(int(x.shape[0]), self.micro_batches)
+        size = int(x.shape[0])
+        k, examples = micro_batch_plan(size, self.micro_batches)
         if k == 0:
             return
-        estimate = batch_estimate(self.model, x[:examples], y[:examples], k)
+        if examples < size:
+            x, y = x[:examples], y[:examples]
+        estimate = batch_estimate(self.model, x, y, k)
         if estimate is None:
             return
         grad_sq, trace_sigma, big = estimate
-        self._norms.append(math.sqrt(big))
+        self._last_norm = math.sqrt(big)
+        self._norms.append(self._last_norm)
+        self.estimates.append((grad_sq, trace_sigma))
         self.accumulator.update(grad_sq, trace_sigma)
+
+
+def _optimizer_step(model) -> int:
+    """Steps the model's optimizer has taken (0 without a compiled model, as before ``fit`` sets one)."""
+    iterations = getattr(getattr(model, "optimizer", None), "iterations", None)
+    return 0 if iterations is None else int(keras.ops.convert_to_numpy(iterations))

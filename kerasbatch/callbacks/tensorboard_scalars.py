@@ -31,11 +31,15 @@ class TensorBoardScalars(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         from tensorboard.compat.proto import event_pb2, summary_pb2
 
-        now = time.time()
+        now, values = time.time(), {}
         for name, value in (logs or {}).items():
             split, tag = ("validation", name[4:]) if name.startswith("val_") else ("train", name)
-            summary = summary_pb2.Summary(value=[summary_pb2.Summary.Value(tag=f"epoch_{tag}",
-                                                                         simple_value=float(value))])
+            values.setdefault(split, []).append(summary_pb2.Summary.Value(tag=f"epoch_{tag}",
+                                                                          simple_value=float(value)))
+        # One event per split and epoch, not one per value: the writer frames and checksums each event
+        # in pure Python.
+        for split, split_values in values.items():
+            summary = summary_pb2.Summary(value=split_values)
             self._writer(split).add_event(event_pb2.Event(wall_time=now, step=epoch, summary=summary))
 
     def on_train_end(self, logs=None):

@@ -6,7 +6,6 @@ import math
 import time
 
 import keras
-import numpy as np
 
 
 class Throughput(keras.callbacks.Callback):
@@ -67,9 +66,9 @@ class Throughput(keras.callbacks.Callback):
         logs["examples"] = self.steps * self.batch_size
         logs["samples_per_second"] = self.batch_size * len(self._durations) / timed if timed else math.nan
         if self.step_times:
-            durations = np.asarray(self._durations) if self._durations else np.asarray([math.nan])
-            logs["step_time_median"] = float(np.median(durations))
-            logs["step_time_p90"] = float(np.percentile(durations, 90))
+            ordered = sorted(self._durations)
+            logs["step_time_median"] = _quantile(ordered, 0.5)
+            logs["step_time_p90"] = _quantile(ordered, 0.9)
 
     @property
     def samples_per_second(self) -> float:
@@ -77,3 +76,13 @@ class Throughput(keras.callbacks.Callback):
         if not self.timed_seconds:
             return math.nan
         return self.batch_size * self.timed_steps / self.timed_seconds
+
+
+def _quantile(ordered: list[float], q: float) -> float:
+    """numpy's default (linear) percentile of sorted values, without numpy's per-call cost on short lists."""
+    if not ordered:
+        return math.nan
+    position = q * (len(ordered) - 1)
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)

@@ -24,7 +24,7 @@ class WeightDistance(keras.callbacks.Callback):
     def on_train_begin(self, logs=None):
         self._remember_start()
         self._step = 0
-        self.trace = [(0, self.distance())]
+        self.trace = [(0, 0.0)]  # θ = θ₀ here by construction: no need to compute it
 
     def _remember_start(self) -> None:
         """Copy θ₀ into variables of our own; trace the distance once per model, not once per fit."""
@@ -39,11 +39,13 @@ class WeightDistance(keras.callbacks.Callback):
 
         @tf.function
         def distance():
-            squares = [tf.reduce_sum(tf.square(tf.cast(v.value, tf.float32) - tf.cast(s, tf.float32)))
+            squares = [tf.reduce_sum(tf.math.squared_difference(tf.cast(v.value, tf.float32),
+                                                                tf.cast(s, tf.float32)))
                        for v, s in zip(variables, self._initial)]
             return tf.sqrt(tf.add_n(squares))
 
-        self._distance = distance
+        # The concrete function skips tf.function's argument binding on every call.
+        self._distance = distance.get_concrete_function()
         self._traced_for = [id(v) for v in variables]
 
     def on_train_batch_end(self, batch, logs=None):
