@@ -32,7 +32,7 @@ from kerasbatch.optim import make_optimizer, make_schedule, save_model
 from kerasbatch.store import HISTORY, MODEL, TENSORBOARD, Store, atomic_path
 
 EVAL_BATCH = 512  # evaluation batch size: it does not change the result, only the speed
-DIAGNOSTIC_COLUMNS = ("grad_norm", "gns", "grad_sq", "trace_sigma", "weight_distance",
+DIAGNOSTIC_COLUMNS = ("grad_norm", "true_grad_norm", "gns", "grad_sq", "trace_sigma", "weight_distance",
                       "step_time_median", "step_time_p90", "loss_scale")
 
 
@@ -293,6 +293,11 @@ def _diagnostic_summary(history: list[dict[str, float]]) -> dict[str, float]:
         if finite.size:
             out[column] = float(finite[-1])
             out[f"{column}_mean"] = float(finite.mean())
+    # A ratio is averaged as its parts are: mean tr(Σ) over mean |G|², not a mean of epoch ratios, which
+    # would drop the epochs whose |G|² estimate was noise and weigh the rest wrongly.
+    if "grad_sq_mean" in out and "trace_sigma_mean" in out:
+        ok = out["grad_sq_mean"] > 0
+        out["gns_mean"] = out["trace_sigma_mean"] / out["grad_sq_mean"] if ok else math.nan
     return out
 
 

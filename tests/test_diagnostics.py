@@ -36,7 +36,12 @@ def test_real_run_logs_every_diagnostic(diagnosed):
     assert history["weight_distance"].is_monotonic_increasing
     summary = diagnosed.summary
     assert summary["gns"] == pytest.approx(history["gns"].iloc[-1])
-    assert summary["gns_mean"] == pytest.approx(history["gns"].mean())
+    # The mean noise scale is a ratio of means (mean tr(Σ) over mean |G|²), not a mean of epoch ratios.
+    assert summary["gns_mean"] == pytest.approx(history["trace_sigma"].mean() / history["grad_sq"].mean())
+    assert summary["gns_mean"] != pytest.approx(history["gns"].mean(), rel=1e-6)
+    # |G| is the square root of the noise-free estimate, below the noisy batch gradient's norm.
+    np.testing.assert_allclose(history["true_grad_norm"], np.sqrt(history["grad_sq"]))
+    assert (history["true_grad_norm"] < history["grad_norm"]).all()
     assert summary["grad_norm_mean"] == pytest.approx(history["grad_norm"].mean())
 
 

@@ -84,6 +84,10 @@ class GradientNoise(keras.callbacks.Callback):
             logs["gns"] = self.accumulator.gns
             logs["grad_sq"] = self.accumulator.grad_sq
             logs["trace_sigma"] = self.accumulator.trace_sigma
+            # |G|: the true gradient's norm without the sampling noise that inflates grad_norm at small
+            # batches (NaN while the |G|² estimate is not positive).
+            grad_sq = self.accumulator.grad_sq
+            logs["true_grad_norm"] = math.sqrt(grad_sq) if grad_sq > 0 else math.nan
 
     def measure(self) -> None:
         """Take one measurement at the model's current weights."""
