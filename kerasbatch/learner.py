@@ -16,11 +16,12 @@ import numpy as np
 
 from kerasbatch.config import noise_rule
 from kerasbatch.errors import KerasbatchError
+from kerasbatch.noise import steps_to_target
 
 
 def relative_time(noise_scale: float, batch_size: int, step_time: float) -> float:
     """``(1 + B_noise/B) · t(B)``: the time to the target up to the constant ``S_min``."""
-    return (1.0 + noise_scale / batch_size) * step_time
+    return steps_to_target(batch_size, 1.0, noise_scale) * step_time
 
 
 def best_batch(noise_scale: float, step_times: dict[int, float]) -> int:
