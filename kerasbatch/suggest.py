@@ -184,7 +184,7 @@ def measure_noise(config: SuggestConfig, store: Store, *, verbose: int = 0) -> N
         raise KerasbatchError("the gradient noise scale could not be measured: every |G|² estimate was noise; "
                               "give it a larger --budget-seconds")
     return NoiseMeasurement(noise_scale=value, relative_error=error, batch_size=run.batch_size,
-                            micro_batch_size=run.batch_size // run.micro_batches, window=window,
+                            micro_batch_size=int(noise.micro_batch), window=window,
                             trajectory=trajectory(watch.estimates), steps_to_target=result.summary.get("steps_to_target"),
                             seconds=result.summary["train_seconds"])
 

@@ -32,8 +32,8 @@ from kerasbatch.optim import make_optimizer, make_schedule, save_model
 from kerasbatch.store import HISTORY, MODEL, TENSORBOARD, Store, atomic_path
 
 EVAL_BATCH = 512  # evaluation batch size: it does not change the result, only the speed
-DIAGNOSTIC_COLUMNS = ("grad_norm", "true_grad_norm", "gns", "grad_sq", "trace_sigma", "weight_distance",
-                      "step_time_median", "step_time_p90", "loss_scale")
+DIAGNOSTIC_COLUMNS = ("grad_norm", "true_grad_norm", "gns", "gns_micro_batch", "grad_sq", "trace_sigma",
+                      "weight_distance", "step_time_median", "step_time_p90", "loss_scale")
 
 
 @dataclass

@@ -138,3 +138,17 @@ def test_compare_shows_the_diagnostic_columns(digits_sweep):
         assert column in table.columns and table[column].notna().all()
     history = pd.read_csv(store.study_dir / "bs256" / "history.csv")
     assert {"gns", "grad_sq", "trace_sigma", "grad_norm", "weight_distance"} <= set(history.columns)
+
+
+@pytest.mark.parametrize("model, micro_batch", [("tests.user_models:with_batch_norm", 32), ("mlp", 16)])
+def test_batch_norm_models_measure_on_micro_batches_of_at_least_32_and_the_size_is_logged(tmp_path, model,
+                                                                                         micro_batch):
+    from kerasbatch.config import ModelConfig
+
+    # Batch 64 in 4 micro-batches is 16 examples each; batch normalization gets 2 of 32 instead.
+    config = dots_run(epochs=1, batch_size=64, micro_batches=4, diagnostics=("gns",), diagnostics_every=2,
+                      model=ModelConfig(name=model, widths=(16,)))
+    result = train.run(config, Store(tmp_path, "bn"), verbose=0)
+    history = pd.read_csv(result.path / "history.csv")
+    assert list(history["gns_micro_batch"]) == [micro_batch]
+    assert result.summary["gns_micro_batch"] == micro_batch

@@ -63,3 +63,10 @@ def fails_at_64_and_256(input_shape, num_classes):
     x = _FailAtBatch(oom_at=256, kill_at=64)(keras.layers.Flatten()(inputs))
     outputs = keras.layers.Dense(num_classes, activation="softmax")(x)
     return keras.Model(inputs, outputs, name="fails")
+
+
+def with_batch_norm(input_shape, num_classes):
+    """A dense layer, batch normalization, then softmax."""
+    inputs = keras.Input(shape=tuple(input_shape))
+    x = keras.layers.BatchNormalization()(keras.layers.Dense(16, activation="relu")(inputs))
+    return keras.Model(inputs, keras.layers.Dense(num_classes, activation="softmax")(x), name="with_bn")

@@ -49,13 +49,19 @@ class GradientNoise(keras.callbacks.Callback):
         every: measure every this many steps.
         noise: also estimate the noise scale (``False`` for the gradient norm alone).
         ema: smoothing of the two noise-scale parts.
+        batch_norm_micro_batch: the smallest micro-batch for a model with batch normalization. Each
+            micro-batch is normalised with its own statistics, which inflates ``tr(Σ)`` as micro-batches
+            shrink, so such a model gets fewer, larger micro-batches (never fewer than 2).
+
+    ``gns_micro_batch``, the micro-batch size of the latest measurement, is logged with the noise scale.
     """
 
     def __init__(self, batches: Iterator, micro_batches: int = 4, every: int = 32, noise: bool = True,
-                 ema: float = 0.9):
+                 ema: float = 0.9, batch_norm_micro_batch: int = 32):
         super().__init__()
         self.batches = batches
         self.micro_batches = micro_batches
+        self.batch_norm_micro_batch = batch_norm_micro_batch
         self.every = every
         self.noise = noise
         self.ema = ema
@@ -67,6 +73,8 @@ class GradientNoise(keras.callbacks.Callback):
         self._step = _optimizer_step(self.model)
         self._norms: list[float] = []
         self._last_norm = math.nan
+        self.micro_batch = math.nan
+        self._normalises = self.model is not None and has_batch_norm(self.model)
 
     def on_epoch_begin(self, epoch, logs=None):
         self._norms = []
@@ -88,12 +96,16 @@ class GradientNoise(keras.callbacks.Callback):
             # batches (NaN while the |G|² estimate is not positive).
             grad_sq = self.accumulator.grad_sq
             logs["true_grad_norm"] = math.sqrt(grad_sq) if grad_sq > 0 else math.nan
+            logs["gns_micro_batch"] = self.micro_batch
 
     def measure(self) -> None:
         """Take one measurement at the model's current weights."""
         x, y = next(self.batches)
         size = int(x.shape[0])
-        k, examples = micro_batch_plan(size, self.micro_batches)
+        parts = self.micro_batches
+        if self._normalises:
+            parts = max(2, min(parts, size // self.batch_norm_micro_batch))
+        k, examples = micro_batch_plan(size, parts)
         if k == 0:
             return
         if examples < size:
@@ -102,7 +114,7 @@ class GradientNoise(keras.callbacks.Callback):
         if estimate is None:
             return
         grad_sq, trace_sigma, big = estimate
-        self._last_norm = math.sqrt(big)
+        self._last_norm, self.micro_batch = math.sqrt(big), examples // k
         self._norms.append(self._last_norm)
         self.estimates.append((grad_sq, trace_sigma))
         self.accumulator.update(grad_sq, trace_sigma)
@@ -112,3 +124,14 @@ def _optimizer_step(model) -> int:
     """Steps the model's optimizer has taken (0 without a compiled model, as before ``fit`` sets one)."""
     iterations = getattr(getattr(model, "optimizer", None), "iterations", None)
     return 0 if iterations is None else int(keras.ops.convert_to_numpy(iterations))
+
+
+def has_batch_norm(model) -> bool:
+    """Whether ``model`` (or a model nested in it) has a batch normalization layer."""
+    layers = list(getattr(model, "layers", []))
+    while layers:
+        layer = layers.pop()
+        if isinstance(layer, keras.layers.BatchNormalization):
+            return True
+        layers.extend(getattr(layer, "layers", []))
+    return False
