@@ -57,11 +57,17 @@ def predict(noise_scale: float, interval: tuple[float, float], step_times: dict[
 
 def _time_at(noise_scale: float, batch_size: int, step_times: dict[int, float]) -> float:
     """Relative time at ``batch_size``, its step time interpolated log-log when it was not measured."""
+    return relative_time(noise_scale, batch_size, step_time_at(step_times, batch_size))
+
+
+def step_time_at(step_times: dict[int, float], batch_size: int) -> float:
+    """The step time at ``batch_size``: measured, or interpolated log-log between the measured sizes
+    (the nearest end's value outside them)."""
     if batch_size in step_times:
-        return relative_time(noise_scale, batch_size, step_times[batch_size])
+        return step_times[batch_size]
     sizes = sorted(step_times)
     log_t = np.interp(math.log(batch_size), np.log(sizes), np.log([step_times[b] for b in sizes]))
-    return relative_time(noise_scale, batch_size, float(np.exp(log_t)))
+    return float(np.exp(log_t))
 
 
 def noise_in_window(estimates: Sequence[tuple[int, float, float]], accuracy: dict[int, float],

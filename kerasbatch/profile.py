@@ -69,15 +69,14 @@ class Profile:
         return sorted((r for r in self.rows if r["status"] == "ok"), key=lambda r: r["batch_size"])
 
     def step_time(self, batch_size: int) -> float:
-        """Median step time at ``batch_size``: measured, or interpolated log-log between measured sizes."""
-        import numpy as np
+        """Median step time at ``batch_size``: measured, or interpolated log-log between measured sizes
+        (proportional to the batch when only one size was measured)."""
+        from kerasbatch.learner import step_time_at
 
         ok = self.fits()
-        sizes = np.log([r["batch_size"] for r in ok])
-        times = np.log([r["step_time_median"] for r in ok])
         if len(ok) == 1:
             return float(ok[0]["step_time_median"] * batch_size / ok[0]["batch_size"])
-        return float(np.exp(np.interp(math.log(batch_size), sizes, times)))
+        return step_time_at({r["batch_size"]: r["step_time_median"] for r in ok}, batch_size)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
