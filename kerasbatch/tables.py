@@ -65,8 +65,79 @@ def study_table(study_dir: str | Path) -> pd.DataFrame:
         raise KerasbatchError(f"no finished runs in {str(study_dir)!r}")
     frame = _integers_stay_integers(pd.DataFrame(rows))
     frame = frame[_ordered(frame.columns)]
-    sort = [c for c in ("batch_size", "run_id") if c in frame.columns]
-    return frame.sort_values(sort, kind="stable").reset_index(drop=True)
+    sort = [c for c in ("batch_size", "arm", "seed", "run_id") if c in frame.columns]
+    return frame.sort_values(sort, kind="stable", key=_arm_order(study_dir)).reset_index(drop=True)
+
+
+def _arm_order(study_dir: Path):
+    """Sort key: a study's arms in the order its file lists them, not alphabetically."""
+    manifest = read_json(study_dir / STUDY) if (study_dir / STUDY).is_file() else {}
+    arms = [arm.get("name") for arm in (manifest.get("settings") or {}).get("arms") or [] if isinstance(arm, dict)]
+    rank = {name: index for index, name in enumerate(arms)}
+    return lambda column: column.map(lambda v: rank.get(v, len(rank))) if column.name == "arm" else column
+
+
+# -- arms and repeats ------------------------------------------------------------------------------
+
+DEFAULT_ARM = "base"
+# Numeric columns that name a run or a setting rather than measure it: never averaged.
+_NOT_METRICS = {"batch_size", "seed", "trial_id", "target", "replicas"}
+
+
+def _with_arm(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with an ``arm`` column (``base`` for runs of a study without arms, or of a sweep)."""
+    if "arm" in frame.columns:
+        return frame.assign(arm=frame["arm"].fillna(DEFAULT_ARM))
+    return frame.assign(arm=DEFAULT_ARM)
+
+
+def has_repeats(frame: pd.DataFrame) -> bool:
+    """True when the runs form arms or repeats: more than one arm, or a setting (arm, batch size) run
+    more than once.
+
+    In a frame without an ``arm`` column (a sweep, a search) runs at one batch size can differ in other
+    settings (a tuner's learning rate): there they count as repeats only when their seeds differ.
+    """
+    if "arm" not in frame.columns:
+        if "seed" not in frame.columns or "batch_size" not in frame.columns:
+            return False
+        return bool((frame.groupby("batch_size")["seed"].nunique() > 1).any())
+    frame = _with_arm(frame)
+    return frame["arm"].nunique() > 1 or bool((frame.groupby(["arm", "batch_size"]).size() > 1).any())
+
+
+def aggregate(frame: pd.DataFrame, metrics: Iterable[str] | None = None) -> pd.DataFrame:
+    """Runs of one setting taken together: one row per (arm, batch size), with the mean and the standard
+    deviation across its runs (its seeds) of every metric.
+
+    Args:
+        frame: a :func:`study_table` (failed runs included: their missing values are skipped).
+        metrics: the columns to aggregate; by default every numeric column that measures something.
+
+    Returns:
+        Columns ``arm, batch_size, n``, then ``<metric>_mean`` and ``<metric>_std`` for each metric
+        (the sample standard deviation, NaN for a single run); rows in the frame's arm order, then by
+        batch size. A frame without arms has the one arm ``base``.
+    """
+    frame = _with_arm(frame)
+    if metrics is None:
+        metrics = [c for c in frame.columns if c not in _NOT_METRICS and c != "arm" and _is_numeric(frame[c])]
+    metrics = list(metrics)
+    select_columns(frame, metrics)
+    values = frame[metrics].apply(pd.to_numeric, errors="coerce").astype(float)
+    values[["arm", "batch_size"]] = frame[["arm", "batch_size"]]
+    arms = list(dict.fromkeys(frame["arm"]))
+    groups = values.groupby(["arm", "batch_size"], sort=False)
+    out = groups.size().rename("n").reset_index()
+    stats = groups[metrics].agg(["mean", "std"])
+    stats.columns = [f"{metric}_{stat}" for metric, stat in stats.columns]
+    out = out.join(stats, on=["arm", "batch_size"])
+    out["_arm"] = out["arm"].map(arms.index)
+    return out.sort_values(["_arm", "batch_size"], kind="stable").drop(columns="_arm").reset_index(drop=True)
+
+
+def _is_numeric(column: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column)
 
 
 def select_columns(frame: pd.DataFrame, columns: Iterable[str]) -> pd.DataFrame:

@@ -65,3 +65,50 @@ def test_no_format_writes_none_nan_or_na_for_a_missing_value(fmt, forbidden):
     text = tables.render(frame, fmt)
     assert not any(word in text for word in forbidden), text
     assert "14060" in text and "1.406e+04" not in text and "3.5" in text
+
+
+def _repeated_study(root, arms=("linear", "none"), batch_sizes=(32, 256), seeds=(0, 1, 2)):
+    """A study folder of arms × batch sizes × seeds, accuracy = 0.9 + arm offset + seed / 100."""
+    from kerasbatch.store import Store
+
+    store = Store(root, "arms")
+    store.claim_study("study", {"arms": [{"name": arm} for arm in arms]})
+    for offset, arm in enumerate(arms):
+        for batch_size in batch_sizes:
+            for seed in seeds:
+                run_id = f"{arm}-bs{batch_size}-s{seed}"
+                store.begin_run(run_id, {"batch_size": batch_size}, {"run": run_id})
+                store.finish_run(run_id, {"run_id": run_id, "status": "ok", "arm": arm, "seed": seed,
+                                          "batch_size": batch_size, "best_val_accuracy": 0.9 - offset / 10 + seed / 100,
+                                          "steps_to_target": None if seed == 2 else 100 * (seed + 1)})
+    return store.study_dir
+
+
+def test_aggregate_gives_mean_and_std_across_seeds_per_arm_and_batch_size(tmp_path):
+    frame = tables.study_table(_repeated_study(tmp_path, arms=("zeta", "alpha")))
+    assert tables.has_repeats(frame)
+    table = tables.aggregate(frame)
+    assert list(table.columns[:3]) == ["arm", "batch_size", "n"]
+    assert table[["arm", "batch_size"]].values.tolist() == [["zeta", 32], ["zeta", 256], ["alpha", 32], ["alpha", 256]]
+    assert (table["n"] == 3).all()
+    assert table["best_val_accuracy_mean"].tolist() == pytest.approx([0.91, 0.91, 0.81, 0.81])
+    assert table["best_val_accuracy_std"].tolist() == pytest.approx([0.01] * 4)
+    # The seed that never reached the target is left out of its mean: (100 + 200) / 2.
+    assert table["steps_to_target_mean"].tolist() == pytest.approx([150.0] * 4)
+    assert "seed_mean" not in table.columns and "batch_size_mean" not in table.columns
+
+
+def test_a_single_run_per_setting_has_no_repeats_and_a_missing_spread(tmp_path):
+    sweep = tables.study_table(make_study(tmp_path, "sweep"))
+    assert not tables.has_repeats(sweep)
+    table = tables.aggregate(sweep, ["best_val_accuracy"])
+    assert list(table.columns) == ["arm", "batch_size", "n", "best_val_accuracy_mean", "best_val_accuracy_std"]
+    assert set(table["arm"]) == {"base"} and table["best_val_accuracy_std"].isna().all()
+    one_arm_two_seeds = tables.study_table(_repeated_study(tmp_path / "b", arms=("base",), seeds=(0, 1)))
+    assert tables.has_repeats(one_arm_two_seeds)
+    two_arms_one_seed = tables.study_table(_repeated_study(tmp_path / "c", seeds=(0,)))
+    assert tables.has_repeats(two_arms_one_seed)
+
+
+def test_search_trials_sharing_a_batch_size_are_not_repeats(tune_frame):
+    assert not tables.has_repeats(tune_frame)  # two trials at batch 256, with different learning rates
