@@ -29,6 +29,27 @@ def best_batch(noise_scale: float, step_times: dict[int, float]) -> int:
     return min(sorted(step_times), key=lambda b: relative_time(noise_scale, b, step_times[b]))
 
 
+def larger_sizes_cannot_help(noise_scale: float, step_times: dict[int, float]) -> bool:
+    """True when no size above the largest measured one can reach the target sooner.
+
+    A step never gets faster as the batch grows, so any larger ``B'`` takes at least
+    ``T(B') = (1 + B_noise/B') t(B') > t(B_max)``: once ``t(B_max)`` alone is no less than the best
+    predicted time so far, scanning further only costs. Pass the noise scale's upper end, under which
+    larger sizes look best, so the choice at either end of its interval is among the measured sizes.
+
+    Example:
+        >>> larger_sizes_cannot_help(100.0, {32: 1.0, 64: 1.1, 128: 1.3, 256: 2.4})
+        True
+        >>> larger_sizes_cannot_help(100.0, {32: 1.0, 64: 1.1, 128: 1.3})
+        False
+    """
+    if len(step_times) < 2:
+        return False
+    largest = max(step_times)
+    best = min(relative_time(noise_scale, b, t) for b, t in step_times.items())
+    return step_times[largest] >= best
+
+
 def predict(noise_scale: float, interval: tuple[float, float], step_times: dict[int, float], *,
             base_batch: int, base_lr: float, baseline_batch: int) -> dict[str, Any]:
     """Choose a size from measured step times and a noise scale; the whole predicted curve with it.

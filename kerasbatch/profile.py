@@ -86,12 +86,14 @@ class Profile:
         return cls(**data)
 
 
-def profile(config: ProfileConfig, store: Store | None = None, *,
-            progress: Progress | None = None) -> Profile:
+def profile(config: ProfileConfig, store: Store | None = None, *, progress: Progress | None = None,
+            enough: Callable[[list[dict[str, Any]]], bool] | None = None) -> Profile:
     """Measure every size of ``config`` (and the largest that fits, with ``find_max``).
 
     Writes ``profile.json`` into the study when ``store`` is given. Sizes larger than the training set
-    are left out (a step must see a full batch).
+    are left out (a step must see a full batch). Sizes are measured in ascending order; ``enough``, when
+    given, is asked after each with the rows so far, and ``True`` ends the scan there (no larger size,
+    no search for the largest): how a caller that knows no larger size can help saves their cost.
     """
     from kerasbatch import train
 
@@ -100,10 +102,16 @@ def profile(config: ProfileConfig, store: Store | None = None, *,
     started = time.perf_counter()
     prober = _Prober(config, progress)
     try:
-        rows = prober.measure(sizes)
+        rows: list[dict[str, Any]] = []
         largest, reason = None, None
-        if config.find_max:
-            largest, reason = _find_max(prober, rows, dataset.n_train, started + config.budget_seconds)
+        for size in sizes:
+            rows += prober.measure([size])
+            if enough is not None and enough(rows):
+                reason = f"no size above {size} can be faster"
+                break
+        else:
+            if config.find_max:
+                largest, reason = _find_max(prober, rows, dataset.n_train, started + config.budget_seconds)
     finally:
         prober.close()
     for row in rows:

@@ -27,7 +27,7 @@ from typing import Any
 from kerasbatch.checks import int_tuple, number, positive_int
 from kerasbatch.config import RunConfig, setting
 from kerasbatch.errors import KerasbatchError
-from kerasbatch.learner import candidate_sizes, noise_in_window, predict, trajectory
+from kerasbatch.learner import candidate_sizes, larger_sizes_cannot_help, noise_in_window, predict, trajectory
 from kerasbatch.store import SUGGESTION, Store, make_dir, write_json
 
 Progress = Callable[[str], None]
@@ -132,8 +132,9 @@ def suggest(config: SuggestConfig, store: Store, *, progress: Progress | None = 
     largest = dataset.n_train
     sizes = list(config.candidates) or candidate_sizes(largest, config.baseline_batch)
     profile_config = profiler.ProfileConfig(run=config.run, batch_sizes=tuple(sizes), find_max=not config.candidates)
-    _say(progress, f"profiling {len(sizes)} batch sizes …")
-    measured_profile = profiler.profile(profile_config, store, progress=progress)
+    _say(progress, f"profiling up to {len(sizes)} batch sizes, ascending, until larger ones cannot help …")
+    measured_profile = profiler.profile(profile_config, store, progress=progress,
+                                        enough=_enough(high, config.baseline_batch))
     step_times = {r["batch_size"]: r["step_time_median"] for r in measured_profile.fits()}
     if measured_profile.max_batch_size and not config.candidates:
         step_times = {b: t for b, t in step_times.items() if b <= measured_profile.max_batch_size}
@@ -198,6 +199,14 @@ def _run_suggestion(config: SuggestConfig, suggestion: Suggestion, store: Store,
             "seconds_to_target": result.summary.get("seconds_to_target"),
             "steps_to_target": result.summary.get("steps_to_target"),
             "final_val_accuracy": result.summary.get("final_val_accuracy")}
+
+
+def _enough(noise_scale: float, baseline_batch: int) -> Callable[[list[dict[str, Any]]], bool]:
+    """The profile's stopping rule: the baseline is measured and no larger size can be faster."""
+    def enough(rows: list[dict[str, Any]]) -> bool:
+        step_times = {r["batch_size"]: r["step_time_median"] for r in rows if r["status"] == "ok"}
+        return rows[-1]["batch_size"] >= baseline_batch and larger_sizes_cannot_help(noise_scale, step_times)
+    return enough
 
 
 def _say(progress: Progress | None, line: str) -> None:

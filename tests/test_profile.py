@@ -40,6 +40,20 @@ def test_find_max_doubles_then_stops_at_the_training_set(tmp_path):
     assert result.children == 1 and result.startup_seconds > 0
 
 
+def test_a_scan_ends_where_the_caller_has_enough_and_skips_the_search_for_the_largest(tmp_path):
+    asked = []
+
+    def enough(rows):
+        asked.append([r["batch_size"] for r in rows])
+        return rows[-1]["batch_size"] >= 64
+
+    result = profile(ProfileConfig(run=DIGITS, batch_sizes=(32, 64, 128, 256), find_max=True, warmup_steps=1,
+                                   timed_steps=2), enough=enough)
+    assert [r["batch_size"] for r in result.rows] == [32, 64]
+    assert asked == [[32], [32, 64]]
+    assert result.max_batch_size is None and result.max_reason == "no size above 64 can be faster"
+
+
 def test_step_time_interpolates_log_log_between_measured_sizes():
     rows = [{"batch_size": 32, "status": "ok", "step_time_median": 0.01},
             {"batch_size": 128, "status": "ok", "step_time_median": 0.04},

@@ -5,8 +5,8 @@ import math
 import numpy as np
 import pytest
 
-from kerasbatch.learner import (best_batch, candidate_sizes, noise_in_window, predict, ratio_with_error,
-                               trajectory)
+from kerasbatch.learner import (best_batch, candidate_sizes, larger_sizes_cannot_help, noise_in_window, predict,
+                                ratio_with_error, trajectory)
 
 # Step time = overhead + per-example cost; with B_noise = 400 the time to target
 # (1 + 400/B)(a + cB) is least at B* = sqrt(400 a / c) = 400.
@@ -35,6 +35,25 @@ def test_among_doubling_candidates_the_nearest_in_time_wins_and_the_curve_is_rep
     assert rows[512]["relative_time"] == pytest.approx(1.0) and rows[512]["suggested"]
     assert min(r["relative_time"] for r in rows.values()) == pytest.approx(1.0)
     assert rows[32]["speedup"] == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("noise_scale", [5.0, 60.0, 400.0, 3000.0])
+def test_a_scan_that_stops_once_larger_sizes_cannot_help_keeps_the_optimum(noise_scale):
+    every = step_times(candidate_sizes(16384, 32))
+    scanned = {}
+    for b in sorted(every):
+        scanned[b] = every[b]
+        if larger_sizes_cannot_help(noise_scale, scanned):
+            break
+    assert max(scanned) < 16384  # the scan saved the largest sizes' cost ...
+    assert best_batch(noise_scale, scanned) == best_batch(noise_scale, every)  # ... and lost nothing
+
+
+def test_larger_sizes_can_help_while_a_step_is_still_cheap():
+    # Step time flat up to 256 (an idle accelerator): with B_noise = 400, 512 may still win.
+    flat = {32: 1.0, 64: 1.0, 128: 1.0, 256: 1.0}
+    assert not larger_sizes_cannot_help(400.0, flat)
+    assert larger_sizes_cannot_help(400.0, {**flat, 512: 1.0 * (1 + 400 / 256)})
 
 
 def test_a_tiny_noise_scale_favours_the_fastest_step_and_a_huge_one_the_largest_throughput():
