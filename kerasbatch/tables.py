@@ -136,6 +136,64 @@ def aggregate(frame: pd.DataFrame, metrics: Iterable[str] | None = None) -> pd.D
     return out.sort_values(["_arm", "batch_size"], kind="stable").drop(columns="_arm").reset_index(drop=True)
 
 
+# The compact view of a study with arms or repeats: column -> short header (at most 15 columns).
+AGGREGATE_VIEW = {
+    "arm": "arm", "batch_size": "batch", "n": "n", "learning_rate": "lr", "best_val_accuracy": "best acc",
+    "final_val_accuracy": "final acc", "steps_to_target": "steps to target", "seconds_to_target": "s to target",
+    "samples_per_second": "samples/s", "gns": "gns",
+}
+_AGGREGATE_DROP_FIRST = ("final_val_accuracy", "gns", "samples_per_second", "learning_rate", "steps_to_target")
+
+
+def render_aggregate(frame: pd.DataFrame, width: int = MAX_WIDTH) -> str:
+    """The compact view of runs taken together per (arm, batch size), as markdown: ``0.953 ± 0.004``
+    (mean ± std across seeds), a bare mean where the runs agree (the learning rate) or there is one.
+
+    A mean counts only the runs with a value; ``(2/3)`` says when some had none (a run that never
+    reached the target has no ``steps_to_target``).
+    The arm column shows only when there are several; columns go in a fixed order should the table be
+    wider than ``width``.
+    """
+    frame = _with_arm(frame)
+    metrics = [c for c in AGGREGATE_VIEW if c in frame.columns and c not in ("arm", "batch_size", "n")
+               and frame[c].notna().any()]
+    table = aggregate(frame, metrics)
+    counts = frame.groupby(["arm", "batch_size"], sort=False)[metrics].count()
+    cells = table[["arm", "batch_size", "n"]].astype(object)
+    for metric in metrics:
+        reached = counts.loc[list(zip(table["arm"], table["batch_size"])), metric].to_numpy()
+        cells[metric] = _mean_std_cells(table[f"{metric}_mean"], table[f"{metric}_std"], reached, table["n"],
+                                        count_like=metric in _INTEGER_COLUMNS)
+    if table["arm"].nunique() == 1:
+        cells = cells.drop(columns="arm")
+    while True:
+        with _headers_unpadded():
+            text = cells.rename(columns=AGGREGATE_VIEW).to_markdown(index=False, disable_numparse=True,
+                                                                    colalign=[_align(c) for c in cells.columns])
+        droppable = [c for c in _AGGREGATE_DROP_FIRST if c in cells.columns]
+        if max(map(len, text.splitlines())) <= width or not droppable:
+            return text
+        cells = cells.drop(columns=droppable[0])
+
+
+def _align(column: str) -> str:
+    return "left" if column == "arm" else "right"
+
+
+def _mean_std_cells(means: pd.Series, stds: pd.Series, reached, n: pd.Series, count_like: bool) -> list[str]:
+    spread = stds.notna() & (stds > 0)
+    scale = means.abs().max()
+    spec = ".0f" if scale >= 1000 or count_like else ".1f" if scale >= 10 else ".3f" if scale >= 0.01 else ".2g"
+    out = []
+    for mean, std, has_spread, k, total in zip(means, stds, spread, reached, n):
+        cell = "" if pd.isna(mean) else f"{mean:{spec}} ± {std:{spec}}" if spread.any() and has_spread else (
+            f"{mean:{spec}}")
+        if k < total:  # a run without a value: it never reached the target, or it failed
+            cell = f"{cell} ({k}/{total})".strip()
+        out.append(cell)
+    return out
+
+
 def _is_numeric(column: pd.Series) -> bool:
     return pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column)
 
@@ -232,6 +290,9 @@ def default_metric(study_dir: str | Path) -> str:
 def best_run(study_dir: str | Path, metric: str | None = None) -> Path:
     """The folder of the study's best finished ``ok`` run.
 
+    In a study with arms or repeats (:func:`has_repeats`) the setting comes first: the (arm, batch size)
+    with the best mean over its seeds, then that setting's best seed.
+
     Args:
         study_dir: a study folder ``<out>/<study>``.
         metric: ``val_accuracy`` (highest ``best_val_accuracy``) or ``seconds_to_target`` (fewest
@@ -254,8 +315,29 @@ def best_run(study_dir: str | Path, metric: str | None = None) -> Path:
     values = pd.to_numeric(ok[column], errors="coerce").astype(float).dropna() if column in ok else ok.iloc[:0]
     if values.empty:
         raise KerasbatchError(f"no ok run in {str(study_dir)!r} has a {column} to rank by")
+    if has_repeats(table):
+        return study_dir / _best_of_best_setting(table, column, direction)
     best = values.idxmax() if direction == "max" else values.idxmin()
     return study_dir / str(ok.loc[best, "run_id"])
+
+
+def _best_of_best_setting(table: pd.DataFrame, column: str, direction: str) -> str:
+    """The run id of the best seed of the best (arm, batch size) by its mean over seeds.
+
+    A setting whose every run is ok and has a value outranks one with a failed or unreached run (whose
+    mean would count only its lucky seeds); only when no setting is complete do incomplete ones compete.
+    """
+    frame = _with_arm(table)
+    frame = frame.assign(_value=pd.to_numeric(frame[column], errors="coerce").astype(float)
+                         .where(frame["status"] == "ok"))
+    groups = frame.groupby(["arm", "batch_size"], sort=False)["_value"]
+    settings = pd.DataFrame({"mean": groups.mean(), "complete": groups.count() == groups.size()}).dropna()
+    if settings["complete"].any():
+        settings = settings[settings["complete"]]
+    arm, batch_size = settings["mean"].idxmax() if direction == "max" else settings["mean"].idxmin()
+    members = frame[(frame["arm"] == arm) & (frame["batch_size"] == batch_size)].dropna(subset=["_value"])
+    best = members["_value"].idxmax() if direction == "max" else members["_value"].idxmin()
+    return str(members.loc[best, "run_id"])
 
 
 def _float_formats(frame: pd.DataFrame) -> list[str]:

@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 from kerasbatch import tables
+from kerasbatch.errors import KerasbatchError
 from tests.study_factory import make_study
 
 
@@ -67,8 +68,9 @@ def test_no_format_writes_none_nan_or_na_for_a_missing_value(fmt, forbidden):
     assert "14060" in text and "1.406e+04" not in text and "3.5" in text
 
 
-def _repeated_study(root, arms=("linear", "none"), batch_sizes=(32, 256), seeds=(0, 1, 2)):
-    """A study folder of arms × batch sizes × seeds, accuracy = 0.9 + arm offset + seed / 100."""
+def _repeated_study(root, arms=("linear", "none"), batch_sizes=(32, 256), seeds=(0, 1, 2), accuracy=None):
+    """A study folder of arms × batch sizes × seeds, accuracy 0.9 - arm index / 10 + seed / 100 unless
+    ``accuracy(arm, batch_size, seed)`` says otherwise."""
     from kerasbatch.store import Store
 
     store = Store(root, "arms")
@@ -79,7 +81,9 @@ def _repeated_study(root, arms=("linear", "none"), batch_sizes=(32, 256), seeds=
                 run_id = f"{arm}-bs{batch_size}-s{seed}"
                 store.begin_run(run_id, {"batch_size": batch_size}, {"run": run_id})
                 store.finish_run(run_id, {"run_id": run_id, "status": "ok", "arm": arm, "seed": seed,
-                                          "batch_size": batch_size, "best_val_accuracy": 0.9 - offset / 10 + seed / 100,
+                                          "batch_size": batch_size, "best_val_accuracy":
+                                              accuracy(arm, batch_size, seed) if accuracy else
+                                              0.9 - offset / 10 + seed / 100,
                                           "steps_to_target": None if seed == 2 else 100 * (seed + 1)})
     return store.study_dir
 
@@ -112,3 +116,21 @@ def test_a_single_run_per_setting_has_no_repeats_and_a_missing_spread(tmp_path):
 
 def test_search_trials_sharing_a_batch_size_are_not_repeats(tune_frame):
     assert not tables.has_repeats(tune_frame)  # two trials at batch 256, with different learning rates
+
+
+def test_the_best_run_of_a_study_with_repeats_is_the_best_seed_of_the_best_mean(tmp_path):
+    # One lucky seed of "none" at batch 256 beats every run, but "linear" at batch 32 is better on average.
+    scores = {("linear", 32): (0.95, 0.96, 0.94), ("linear", 256): (0.90, 0.91, 0.92),
+              ("none", 32): (0.80, 0.81, 0.82), ("none", 256): (0.70, 0.99, 0.71)}
+    study = _repeated_study(tmp_path, accuracy=lambda arm, b, seed: scores[arm, b][seed])
+    assert tables.best_run(study).name == "linear-bs32-s1"
+    with pytest.raises(KerasbatchError, match="seconds_to_target to rank by"):
+        tables.best_run(study, "seconds_to_target")  # no run recorded one
+
+
+def test_a_setting_with_a_failed_seed_ranks_after_complete_ones(tmp_path):
+    scores = {("a", 32): (0.99, 0.98), ("a", 256): (0.90, 0.91)}
+    study = _repeated_study(tmp_path, arms=("a",), seeds=(0, 1), accuracy=lambda arm, b, seed: scores[arm, b][seed])
+    summary_path = study / "a-bs32-s1" / "summary.json"
+    summary_path.write_text(summary_path.read_text().replace('"status": "ok"', '"status": "diverged"'))
+    assert tables.best_run(study).name == "a-bs256-s1"

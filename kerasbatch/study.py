@@ -1,0 +1,126 @@
+"""Study: every arm × batch size × seed of a study file, trained as runs of one study folder, then written up.
+
+The runs are named ``<arm>-bs<B>-s<seed>`` and each summary records its ``arm`` and ``seed``, so the
+table, the figures and the report can take the seeds of one setting together (mean ± std). Like a sweep,
+a study is safe to run again: finished runs are kept and skipped, an interrupted one is redone, and more
+repeats (``--repeats``) add seeds to the runs already there. TensorFlow is imported when a study runs.
+
+Example::
+
+    from kerasbatch.study import run_study
+    from kerasbatch.study_config import load_study
+    result = run_study(load_study("experiments/batch_sweep.yaml", quick=True, repeats=2), out="runs")
+    print(result.text)  # the mean ± std table
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from kerasbatch import tables
+from kerasbatch.progress import StudyProgress
+from kerasbatch.store import Store, check_writable
+from kerasbatch.study_config import StudyConfig, StudyRun
+
+if TYPE_CHECKING:
+    from kerasbatch import train
+
+KIND = "study"
+
+
+@dataclass
+class StudyResult:
+    """What a study left behind.
+
+    Attributes:
+        study_dir: the study folder.
+        runs: every run's result (skipped ones included), in the order they ran.
+        table: the study table taken together per (arm, batch size): :func:`kerasbatch.tables.aggregate`.
+        text: the table as printed (mean ± std).
+        figures: the figure files written (``plots/``), empty when no run finished ok.
+        report: the HTML report, ``None`` when no run finished ok.
+    """
+
+    study_dir: Path
+    runs: list[train.RunResult]
+    table: pd.DataFrame
+    text: str
+    figures: list[Path] = field(default_factory=list)
+    report: Path | None = None
+
+    @property
+    def ok(self) -> bool:
+        return all(run.ok for run in self.runs)
+
+
+def run_study(config: StudyConfig, out: str | Path = "runs", *, progress: StudyProgress | None = None,
+              verbose: int = 0) -> StudyResult:
+    """Train every run of ``config`` into ``<out>/<config.name>``, then write its table, figures and report.
+
+    Everything is checked (the data, each arm's model, every batch size, the study's earlier settings and
+    runs) before the first run starts, so a mistake costs nothing and writes nothing.
+
+    Args:
+        config: the study (see :func:`kerasbatch.study_config.load_study`).
+        out: the folder of studies.
+        progress: the display to keep up to date; ``None`` for silence.
+        verbose: Keras's own per-epoch output inside each run (0 for none, 2 for a line per epoch).
+    """
+    store = Store(out, config.name)
+    check_writable(store.study_dir)
+    runs = list(config.runs())
+    _validate(config, runs, store)
+    store.claim_study(KIND, config.shared_settings())
+    results = []
+    for index, run in enumerate(runs, start=1):
+        results.append(_tracked_run(run, store, progress, index, len(runs), verbose))
+        results[-1].model = None  # a study keeps summaries, not networks
+    return _write_up(store.study_dir, results)
+
+
+def _validate(config: StudyConfig, runs: list[StudyRun], store: Store) -> None:
+    from kerasbatch import train
+
+    checked_models = set()
+    for run in runs:
+        train.validate(run.config, model=run.arm not in checked_models)  # one model serves every batch size
+        checked_models.add(run.arm)
+        store.check_run(run.run_id, run.config.identity())
+
+
+def _tracked_run(run: StudyRun, store: Store, progress: StudyProgress | None, index: int, total: int,
+                 verbose: int) -> train.RunResult:
+    """:func:`train.run` of one study run, its arm in the summary, ``progress`` kept up to date."""
+    from kerasbatch import train
+
+    extra = {"arm": run.arm}
+    if progress is None:
+        return train.run(run.config, store, run.run_id, verbose=verbose, extra=extra)
+    label = f"[{index}/{total}] {run.run_id}"
+    if store.is_complete(run.run_id):
+        result = train.run(run.config, store, run.run_id, verbose=verbose, extra=extra)
+        progress.skip_run(index, "already done", label=label)
+        return result
+    progress.start_run(index, run.config.batch_size, run.config.epochs, learning_rate=run.config.learning_rate,
+                       label=label)
+    result = train.run(run.config, store, run.run_id, verbose=verbose, extra=extra, callbacks=[progress.callback()])
+    progress.finish_run(train.describe(result))
+    return result
+
+
+def _write_up(study_dir: Path, results: list[train.RunResult]) -> StudyResult:
+    """The table of this command's runs, then the figures and the report of the whole study folder."""
+    frame = tables.study_table(study_dir)
+    frame = frame[frame["run_id"].isin([result.run_id for result in results])]
+    summary = StudyResult(study_dir, results, tables.aggregate(frame), tables.render_aggregate(frame))
+    if any(result.ok for result in results):
+        from kerasbatch.plots import plot_study
+        from kerasbatch.report import write_report
+
+        summary.figures = plot_study(study_dir)
+        summary.report = write_report(study_dir)
+    return summary
