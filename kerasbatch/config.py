@@ -29,6 +29,7 @@ SCHEDULES = ("constant", "step", "cosine")
 DIAGNOSTICS = ("gns", "grad_norm", "weight_distance", "step_time", "loss_scale")
 DEFAULT_BATCH_SIZES = (32, 64, 128, 256, 512, 1024)
 STRATEGIES = ("default", "mirrored", "multiworker")
+BATCH_SCHEDULES = ("fixed", "adaptive", "increase")
 
 
 def check_choices(config: Any) -> None:
@@ -174,6 +175,13 @@ class RunConfig:
     micro_batches: int = setting(4, "Micro-batches per measured batch for the gradient noise scale.")
     strategy: str = setting("default", "tf.distribute strategy; the batch size is the global batch across its "
                                        "replicas.", choices=STRATEGIES)
+    batch_schedule: str = setting("fixed", "fixed; adaptive (goodput from the noise scale, Pollux); increase (the batch "
+                                           "x10 where --schedule step would divide the rate, Smith et al.).",
+                                  choices=BATCH_SCHEDULES)
+    adapt_every_steps: int | None = setting(None, "adaptive: steps between re-evaluations, rounded up to whole "
+                                                  "epochs; default: every epoch.")
+    max_batch: int | None = setting(None, "Largest batch of adaptive/increase; default: the profile's largest that "
+                                          "fits, else the largest leaving 8 steps per epoch.")
 
     def __post_init__(self) -> None:
         check_choices(self)
@@ -190,6 +198,19 @@ class RunConfig:
         positive_int("diagnostics_every", self.diagnostics_every)
         positive_int("micro_batches", self.micro_batches)
         check(self.micro_batches >= 2, "micro_batches", "must be at least 2", self.micro_batches)
+        self._check_batch_schedule()
+
+    def _check_batch_schedule(self) -> None:
+        if self.adapt_every_steps is not None:
+            positive_int("adapt_every_steps", self.adapt_every_steps)
+        if self.max_batch is not None:
+            positive_int("max_batch", self.max_batch)
+            check(self.max_batch >= self.batch_size, "max_batch", f"must be at least the batch size {self.batch_size}",
+                  self.max_batch)
+        check(self.batch_schedule != "adaptive" or "gns" in self.diagnostics, "batch_schedule",
+              "adaptive needs the gns diagnostic (it follows the noise scale)", self.batch_schedule)
+        check(self.batch_schedule != "increase" or self.optim.schedule == "step", "batch_schedule",
+              "increase replaces the step decay's drops: it needs --schedule step", self.batch_schedule)
 
     @property
     def learning_rate(self) -> float:

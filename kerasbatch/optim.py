@@ -70,6 +70,53 @@ class WarmupSchedule(keras.optimizers.schedules.LearningRateSchedule):
         }
 
 
+@keras.saving.register_keras_serializable(package="kerasbatch")
+class BatchScaledSchedule(keras.optimizers.schedules.LearningRateSchedule):
+    """``base`` followed in examples rather than steps, times a rate factor: the schedule of a run whose
+    batch size changes.
+
+    ``base`` is laid out in steps of ``base_batch``. After :meth:`switch` to a batch ``B`` at optimizer
+    step ``s``, step ``s + n`` is read as ``base``'s step ``v(s) + n · B / base_batch`` (warm-up and decay
+    cover the same examples whatever the batch), times ``factor`` (the noise-scale rule's rescaling).
+    The three numbers are variables read inside the traced train step, so a switch costs no retracing.
+
+    Example:
+        >>> schedule = BatchScaledSchedule(WarmupSchedule(peak_lr=0.1, total_steps=100), base_batch=32)
+        >>> schedule.switch(step=10, batch_size=64, factor=1.5)
+        >>> round(float(schedule(20)), 3)
+        0.15
+    """
+
+    def __init__(self, base, base_batch, factor=1.0, anchor_step=0.0, anchor_virtual=0.0, ratio=1.0):
+        self.base = keras.optimizers.schedules.deserialize(base) if isinstance(base, dict) else base
+        self.base_batch = int(base_batch)
+        self.factor = keras.Variable(float(factor), trainable=False, name="lr_factor")
+        self.anchor_step = keras.Variable(float(anchor_step), trainable=False, name="anchor_step")
+        self.anchor_virtual = keras.Variable(float(anchor_virtual), trainable=False, name="anchor_virtual")
+        self.ratio = keras.Variable(float(ratio), trainable=False, name="batch_ratio")
+
+    def virtual_step(self, step):
+        step = ops.cast(step, "float32")
+        return self.anchor_virtual + (step - self.anchor_step) * self.ratio
+
+    def __call__(self, step):
+        return self.base(self.virtual_step(step)) * self.factor
+
+    def switch(self, step: int, batch_size: int, factor: float) -> None:
+        """From optimizer step ``step`` on, batches of ``batch_size`` and the rate factor ``factor``."""
+        virtual = float(ops.convert_to_numpy(self.virtual_step(step)))
+        self.anchor_virtual.assign(virtual)
+        self.anchor_step.assign(float(step))
+        self.ratio.assign(batch_size / self.base_batch)
+        self.factor.assign(float(factor))
+
+    def get_config(self):
+        value = lambda v: float(ops.convert_to_numpy(v))  # noqa: E731
+        return {"base": keras.optimizers.schedules.serialize(self.base), "base_batch": self.base_batch,
+                "factor": value(self.factor), "anchor_step": value(self.anchor_step),
+                "anchor_virtual": value(self.anchor_virtual), "ratio": value(self.ratio)}
+
+
 def make_schedule(optim: OptimConfig, batch_size: int, steps_per_epoch: int, epochs: int) -> WarmupSchedule:
     """The schedule for one run: scaled peak rate, warm-up and decay measured in optimizer steps.
 
@@ -98,14 +145,20 @@ def make_optimizer(optim: OptimConfig, schedule: WarmupSchedule) -> keras.optimi
 
 
 
-def keras_schedule(schedule: WarmupSchedule) -> keras.optimizers.schedules.LearningRateSchedule:
+def keras_schedule(schedule, step: int = 0) -> keras.optimizers.schedules.LearningRateSchedule:
     """Keras's own schedule with the rates of ``schedule``, for saving.
 
     Constant and cosine decay, with or without warm-up, are Keras's ``CosineDecay`` exactly (constant
     is ``alpha=1``). Step decay after a warm-up has no built-in twin: it becomes the
     ``PiecewiseConstantDecay`` of the steps after warm-up, which is exact from the end of warm-up on,
     where a saved model's optimizer continues.
+
+    A :class:`BatchScaledSchedule` (a run whose batch changed) is saved as its rate at ``step``, constant:
+    its step-to-example mapping has no Keras twin, and a fine-tuning run picks its own rate anyway.
     """
+    if isinstance(schedule, BatchScaledSchedule):
+        rate = float(ops.convert_to_numpy(schedule(step)))
+        return keras.optimizers.schedules.CosineDecay(rate, 1, alpha=1.0)
     warmup, span = schedule.warmup_steps, max(schedule.total_steps - schedule.warmup_steps, 1)
     if schedule.decay in ("constant", "cosine"):
         ramp = {"warmup_target": schedule.peak_lr, "warmup_steps": warmup} if warmup else {}
@@ -128,10 +181,10 @@ def save_model(model: keras.Model, path: str | Path) -> None:
     # Keras offers no public way to set a scheduled rate (its setter refuses), hence ``_learning_rate``.
     optimizer = getattr(model, "optimizer", None)
     optimizers = [o for o in (optimizer, getattr(optimizer, "inner_optimizer", None)) if o is not None]
-    swapped = [(o, o._learning_rate) for o in optimizers if isinstance(getattr(o, "_learning_rate", None),
-                                                                       WarmupSchedule)]
+    ours = (WarmupSchedule, BatchScaledSchedule)
+    swapped = [(o, o._learning_rate) for o in optimizers if isinstance(getattr(o, "_learning_rate", None), ours)]
     for o, schedule in swapped:
-        o._learning_rate = keras_schedule(schedule)
+        o._learning_rate = keras_schedule(schedule, int(ops.convert_to_numpy(o.iterations)))
     try:
         model.save(path)
     finally:

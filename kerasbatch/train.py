@@ -8,6 +8,7 @@ written.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 import traceback
@@ -28,7 +29,8 @@ from kerasbatch.callbacks.step_evaluation import StepEvaluation
 from kerasbatch.config import RunConfig
 from kerasbatch.errors import ConfigError, KerasbatchError, first_line
 from kerasbatch.models import build_model
-from kerasbatch.optim import make_optimizer, make_schedule, save_model
+from kerasbatch.optim import BatchScaledSchedule, make_optimizer, make_schedule, save_model
+from kerasbatch.segments import fit_segments
 from kerasbatch.store import HISTORY, MODEL, TENSORBOARD, Store, atomic_path
 
 EVAL_BATCH = 512  # evaluation batch size: it does not change the result, only the speed
@@ -73,7 +75,9 @@ def describe(result: RunResult) -> str:
 
 
 def run_id_for(config: RunConfig) -> str:
-    """The default folder name of a run in a study: its batch size."""
+    """The default folder name of a run in a study: its batch size (``adaptive_bs32`` when it changes)."""
+    if config.batch_schedule != "fixed":
+        return f"{config.batch_schedule}_bs{config.batch_size}"
     return f"bs{config.batch_size}"
 
 
@@ -138,11 +142,21 @@ def run(config: RunConfig, store: Store, run_id: str | None = None, *, verbose: 
 def compile_model(config: RunConfig, dataset: data.Dataset, initial_epoch: int = 0) -> keras.Model:
     """The run's model, built under the active precision policy inside the run's strategy, and compiled
     with its optimizer and learning-rate schedule (laid over the epochs after ``initial_epoch``: a warm
-    start's optimizer starts afresh)."""
+    start's optimizer starts afresh).
+
+    A batch that changes (``adaptive``, ``increase``) gets the schedule wrapped in a
+    :class:`~kerasbatch.optim.BatchScaledSchedule`; ``increase`` keeps the rate where the step decay would
+    drop it (the batch grows instead).
+    """
     with distribute.get_strategy(config.strategy).scope():
         model = build_model(config.model, dataset.input_shape, dataset.num_classes)
         steps_per_epoch = dataset.n_train // config.batch_size
-        schedule = make_schedule(config.optim, config.batch_size, steps_per_epoch, config.epochs - initial_epoch)
+        optim = config.optim
+        if config.batch_schedule == "increase":
+            optim = dataclasses.replace(optim, schedule="constant")
+        schedule = make_schedule(optim, config.batch_size, steps_per_epoch, config.epochs - initial_epoch)
+        if config.batch_schedule != "fixed":
+            schedule = BatchScaledSchedule(schedule, base_batch=config.batch_size)
         model.compile(optimizer=make_optimizer(config.optim, schedule),
                       loss=keras.losses.SparseCategoricalCrossentropy(), metrics=["accuracy"])
     return model
@@ -167,7 +181,7 @@ def build_callbacks(config: RunConfig, dataset: data.Dataset, folder: Path | Non
     if diagnostics & {"gns", "grad_norm"}:
         callbacks["gradient_noise"] = GradientNoise(
             probe_batches(config, dataset), micro_batches=config.micro_batches,
-            every=config.diagnostics_every, noise="gns" in diagnostics)
+            every=config.diagnostics_every, noise="gns" in diagnostics, population=dataset.n_train)
     if "weight_distance" in diagnostics:
         callbacks["weight_distance"] = WeightDistance()
     if validation is None:
@@ -199,13 +213,11 @@ def _train(config: RunConfig, dataset: data.Dataset, model: keras.Model, folder:
            extra_callbacks: list[keras.callbacks.Callback], earlier: EarlierTraining):
     val_ds = data.pipeline(dataset.x_val, dataset.y_val, EVAL_BATCH, training=False)
     callbacks = build_callbacks(config, dataset, folder, earlier, validation=val_ds)
-    train_ds = data.pipeline(dataset.x_train, dataset.y_train, config.batch_size, training=True,
-                             seed=config.seed, augment=config.data.augment)
-    status, error, trace = "ok", None, None
+    status, error, trace, segments = "ok", None, None, {}
     started = time.perf_counter()
     try:
-        model.fit(train_ds, validation_data=val_ds, epochs=config.epochs, initial_epoch=earlier.epoch, shuffle=False,
-                  callbacks=[*callbacks.values(), *extra_callbacks], verbose=verbose)
+        segments = fit_segments(model, config, dataset, callbacks, extra_callbacks, val_ds, verbose,
+                                initial_epoch=earlier.epoch, study_dir=folder.parent)
     except tf.errors.ResourceExhaustedError as exc:
         status, error = "oom", first_line(exc)
     except KerasbatchError:
@@ -221,7 +233,7 @@ def _train(config: RunConfig, dataset: data.Dataset, model: keras.Model, folder:
         error = f"loss became NaN or infinite at step {callbacks['divergence'].diverged_at_step}"
     history = callbacks["history"].rows
     summary = _summarize(config, callbacks, history, status, error, train_seconds, earlier)
-    summary.update(traceback=trace, data=data.describe(dataset))
+    summary.update(segments, traceback=trace, data=data.describe(dataset))
     if status == "ok":
         summary.update(_evaluate(model, dataset, summary))
         with atomic_path(folder / MODEL) as tmp:
@@ -267,7 +279,7 @@ def _summarize(config, callbacks, history, status, error, train_seconds, earlier
         "seed": config.seed,
         "epochs": earlier.epoch + len(history) - len(earlier.rows),
         "steps": steps,
-        "examples": steps * config.batch_size,
+        "examples": throughput.examples + earlier.steps * config.batch_size,
         "best_val_accuracy": float(np.nanmax(val)) if np.isfinite(val).any() else math.nan,
         "final_val_accuracy": float(val[-1]) if val else math.nan,
         "test_accuracy": math.nan,

@@ -21,7 +21,8 @@ class TimeToTarget(keras.callbacks.Callback):
 
     Args:
         target: the value to reach, e.g. 0.95.
-        batch_size: examples per step, to count examples.
+        batch_size: examples per step, to count examples (:meth:`set_batch_size` when it changes between
+            ``fit`` calls: examples are counted step by step).
         stop: end training when the target is reached.
         monitor: the log to watch.
     """
@@ -34,9 +35,13 @@ class TimeToTarget(keras.callbacks.Callback):
         self.monitor = monitor
         self.on_train_begin()
 
+    def set_batch_size(self, batch_size: int) -> None:
+        self.batch_size = batch_size
+
     def on_train_begin(self, logs=None):
         self.reached = None
         self._steps = 0
+        self._examples = 0
         self._epoch = 0
         self._start = time.perf_counter()
 
@@ -45,6 +50,7 @@ class TimeToTarget(keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch, logs=None):
         self._steps += 1
+        self._examples += self.batch_size
         self._check(logs)
 
     def on_epoch_end(self, epoch, logs=None):
@@ -57,7 +63,7 @@ class TimeToTarget(keras.callbacks.Callback):
         self.reached = {
             "epochs_to_target": self._epoch + 1,
             "steps_to_target": self._steps,
-            "examples_to_target": self._steps * self.batch_size,
+            "examples_to_target": self._examples,
             "seconds_to_target": time.perf_counter() - self._start - float(logs.get("eval_seconds", 0.0)),
         }
         if self.stop:

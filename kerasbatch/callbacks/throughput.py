@@ -9,12 +9,15 @@ import keras
 
 
 class Throughput(keras.callbacks.Callback):
-    """Writes ``seconds``, ``elapsed``, ``steps``, ``examples`` and ``samples_per_second`` into the epoch logs.
+    """Writes ``seconds``, ``elapsed``, ``steps``, ``examples``, ``batch_size`` and ``samples_per_second``
+    into the epoch logs.
 
     ``samples_per_second`` counts only the time inside training steps after the first ``skip_steps``
     of the run, where TensorFlow traces the graph; validation is not in it. An epoch with no timed step
     reports NaN. With ``step_times=True`` it also writes ``step_time_median`` and ``step_time_p90``
-    (seconds). After training, :attr:`samples_per_second` holds the figure for the whole run.
+    (seconds). After training, :attr:`samples_per_second` holds the figure for the whole run. A run whose
+    batch changes between ``fit`` calls says so with :meth:`set_batch_size`: examples are counted step
+    by step at the batch each step had.
 
     Args:
         batch_size: examples per training step.
@@ -34,10 +37,17 @@ class Throughput(keras.callbacks.Callback):
         self.step_times = step_times
         self.on_train_begin()
 
+    def set_batch_size(self, batch_size: int) -> None:
+        """Examples per step from the next step on."""
+        self.batch_size = batch_size
+
     def on_train_begin(self, logs=None):
         self.steps = 0
+        self.examples = 0
         self.timed_seconds = 0.0
         self.timed_steps = 0
+        self.timed_examples = 0
+        self.last_step_time = math.nan
         self._start = time.perf_counter()
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -50,6 +60,7 @@ class Throughput(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         duration = time.perf_counter() - self._step_start
         self.steps += 1
+        self.examples += self.batch_size
         if self.steps > self.skip_steps:
             self._durations.append(duration)
 
@@ -60,13 +71,17 @@ class Throughput(keras.callbacks.Callback):
         timed = sum(self._durations)
         self.timed_seconds += timed
         self.timed_steps += len(self._durations)
+        self.timed_examples += self.batch_size * len(self._durations)
+        ordered = sorted(self._durations)
+        if ordered:
+            self.last_step_time = _quantile(ordered, 0.5)
         logs["seconds"] = now - self._epoch_start
         logs["elapsed"] = now - self._start
         logs["steps"] = self.steps
-        logs["examples"] = self.steps * self.batch_size
+        logs["examples"] = self.examples
+        logs["batch_size"] = self.batch_size
         logs["samples_per_second"] = self.batch_size * len(self._durations) / timed if timed else math.nan
         if self.step_times:
-            ordered = sorted(self._durations)
             logs["step_time_median"] = _quantile(ordered, 0.5)
             logs["step_time_p90"] = _quantile(ordered, 0.9)
 
@@ -75,7 +90,7 @@ class Throughput(keras.callbacks.Callback):
         """Examples per second over every timed step of the run."""
         if not self.timed_seconds:
             return math.nan
-        return self.batch_size * self.timed_steps / self.timed_seconds
+        return self.timed_examples / self.timed_seconds
 
 
 def _quantile(ordered: list[float], q: float) -> float:

@@ -1,0 +1,337 @@
+"""Training in segments: one ``fit`` per stretch of epochs at one batch size, the same model throughout.
+
+Keras's ``fit`` takes one dataset per call, so a run whose batch size changes calls ``fit`` once per
+segment with ``initial_epoch``: the input pipeline is rebuilt at a switch, the model and its optimizer
+(weights, momenta, ``iterations``) go on as they were. The run's measuring callbacks are wrapped in
+:class:`Continued`, which lets their ``on_train_begin`` run once and their ``on_train_end`` once, so their
+counts, timers and files span the whole run (one ``history.csv``, one TensorBoard stream, one time to
+target). The learning rate follows a :class:`~kerasbatch.optim.BatchScaledSchedule`, whose variables a
+switch assigns: the traced train step reads them and is not traced again for that. It is traced again
+for a new batch shape (the pipeline drops the last partial batch, so shapes are static); Keras traces
+with ``reduce_retracing``, which makes the batch dimension generic after the second shape.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import keras
+import numpy as np
+
+from kerasbatch import data
+from kerasbatch.batch_schedule import AdaptivePolicy, Decision, increase_plan, segment_epochs
+from kerasbatch.config import RunConfig, noise_rule
+from kerasbatch.learner import step_time_at
+
+
+class Continued(keras.callbacks.Callback):
+    """Callbacks that live across several ``fit`` calls, as if there were one.
+
+    ``on_train_begin`` reaches them at the first ``fit`` only; ``on_train_end`` never from ``fit``, but
+    from :meth:`finish`, with the last ``fit``'s logs. Every other hook is passed on.
+    """
+
+    def __init__(self, callbacks: list[keras.callbacks.Callback]):
+        super().__init__()
+        self.callbacks = list(callbacks)
+        self._begun = False
+        self._end_logs = None
+
+    def set_model(self, model):
+        super().set_model(model)
+        for c in self.callbacks:
+            c.set_model(model)
+
+    def set_params(self, params):
+        super().set_params(params)
+        for c in self.callbacks:
+            c.set_params(params)
+
+    def on_train_begin(self, logs=None):
+        if not self._begun:
+            self._begun = True
+            self._each("on_train_begin", logs)
+
+    def on_train_end(self, logs=None):
+        self._end_logs = logs
+
+    def finish(self) -> None:
+        """End training for every callback (once, after the last segment)."""
+        self._each("on_train_end", self._end_logs)
+
+    def _each(self, hook: str, *args) -> None:
+        for c in self.callbacks:
+            getattr(c, hook)(*args)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._each("on_epoch_begin", epoch, logs)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._each("on_epoch_end", epoch, logs)
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self._each("on_train_batch_begin", batch, logs)
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._each("on_train_batch_end", batch, logs)
+
+    def on_test_begin(self, logs=None):
+        self._each("on_test_begin", logs)
+
+    def on_test_end(self, logs=None):
+        self._each("on_test_end", logs)
+
+    def on_test_batch_begin(self, batch, logs=None):
+        self._each("on_test_batch_begin", batch, logs)
+
+    def on_test_batch_end(self, batch, logs=None):
+        self._each("on_test_batch_end", batch, logs)
+
+
+def train_traces(model: keras.Model) -> int | None:
+    """How many times the model's train function was traced (``None`` when it cannot be read).
+
+    Keras 3's TensorFlow trainer keeps its ``tf.function`` in the closure of ``model.train_function``; this
+    is the one place that looks there. Checked against Keras 3.15 (tests/test_batch_schedule.py).
+    """
+    cells = getattr(getattr(model, "train_function", None), "__closure__", None) or ()
+    counts = [c.cell_contents.experimental_get_tracing_count() for c in cells
+              if hasattr(c.cell_contents, "experimental_get_tracing_count")]
+    return sum(counts) if counts else None
+
+
+class GradientTimer:
+    """Times a forward and backward pass at any batch size without changing a variable.
+
+    One ``tf.function`` with a generic batch dimension serves every size (one trace). It runs in
+    inference mode so that batch normalization's moving statistics stay as they are. Used to tell how
+    a training step's time grows with the batch where no profile measured it.
+    """
+
+    def __init__(self, model: keras.Model, x: np.ndarray, y: np.ndarray, repeats: int = 5):
+        import tensorflow as tf
+
+        self.x = x.astype("float32") / 255.0 if x.dtype == np.uint8 else x
+        self.y, self.repeats, self.cache = y, repeats, {}
+        spec = (tf.TensorSpec([None, *self.x.shape[1:]], self.x.dtype), tf.TensorSpec([None], self.y.dtype))
+
+        @tf.function(input_signature=spec)
+        def gradients(xb, yb):
+            with tf.GradientTape() as tape:
+                loss = model.loss(yb, model(xb, training=False))
+            return tf.add_n([tf.reduce_sum(g) for g in tape.gradient(loss, model.trainable_variables)
+                             if g is not None])
+
+        self._gradients = gradients
+
+    def seconds(self, batch_size: int) -> float:
+        """Median time of a gradient at ``batch_size`` (measured once per size)."""
+        if batch_size not in self.cache:
+            xb, yb = self.x[:batch_size], self.y[:batch_size]
+            float(self._gradients(xb, yb))  # warm-up: the first call traces
+            times = []
+            for _ in range(self.repeats):
+                start = time.perf_counter()
+                float(self._gradients(xb, yb))
+                times.append(time.perf_counter() - start)
+            self.cache[batch_size] = float(np.median(times))
+        return self.cache[batch_size]
+
+
+@dataclass
+class StepTimeModel:
+    """Step time at any batch: the study's profile when it has one for this model and data, otherwise
+    the run's own measured step time at the current batch plus the gradient's extra time at the other
+    size (:class:`GradientTimer`): the fixed cost of a step (the update, the dispatch) is measured, the
+    part that grows with the batch is timed on the fly."""
+
+    profile_times: dict[int, float] | None
+    timer: GradientTimer | None
+    current_batch: int = 0
+    current_time: float = math.nan
+
+    @property
+    def source(self) -> str:
+        return "profile" if self.profile_times else "on-the-fly"
+
+    def __call__(self, batch_size: int) -> float:
+        if self.profile_times:
+            return step_time_at(self.profile_times, batch_size)
+        extra = self.timer.seconds(batch_size) - self.timer.seconds(self.current_batch)
+        return max(self.current_time + extra, 1e-6)
+
+
+def profile_step_times(study_dir, config: RunConfig) -> dict[int, float] | None:
+    """Median step times of the study's ``profile.json`` when it profiled this run's model and data."""
+    from kerasbatch.profile import read_profile
+
+    try:
+        found = read_profile(study_dir)
+    except Exception:  # an unreadable or older profile is no reason to fail a run; time on the fly
+        return None
+    if found is None:
+        return None
+    mine = config.identity()
+    same = all(found.settings.get(key) == mine.get(key) for key in ("data", "model", "precision"))
+    times = {r["batch_size"]: r["step_time_median"] for r in found.fits()}
+    return times if same and len(times) >= 2 else None
+
+
+def profile_max_batch(study_dir, config: RunConfig) -> int | None:
+    from kerasbatch.profile import read_profile
+
+    try:
+        found = read_profile(study_dir)
+    except Exception:
+        return None
+    return found.max_batch_size if found is not None and profile_step_times(study_dir, config) else None
+
+
+class FixedPlan:
+    """One segment: the whole run at one batch."""
+
+    step_time_source = None
+
+    def segment_end(self, epoch: int, batch_size: int, epochs: int) -> int:
+        return epochs
+
+    def decide(self, epoch: int, batch_size: int, factor: float) -> tuple[Decision, float] | None:
+        return None
+
+
+class IncreasePlan(FixedPlan):
+    """Smith et al.'s schedule: segments end at the step decay's boundaries, where the batch grows."""
+
+    def __init__(self, config: RunConfig, max_batch: int):
+        self.switches = {s.epoch: s for s in increase_plan(config.batch_size, config.epochs,
+                                                            config.optim.warmup_epochs, max_batch)}
+
+    def segment_end(self, epoch, batch_size, epochs):
+        return min([e for e in self.switches if e > epoch] + [epochs])
+
+    def decide(self, epoch, batch_size, factor):
+        planned = self.switches.get(epoch)
+        if planned is None or planned.batch_size == batch_size and planned.rate_factor == factor:
+            return None
+        return Decision(planned.batch_size, 1.0, planned.reason), planned.rate_factor
+
+
+class AdaptivePlan(FixedPlan):
+    """Goodput from the smoothed noise scale and a step-time model, every epoch or every N steps."""
+
+    def __init__(self, config: RunConfig, max_batch: int, n_train: int, noise, throughput, step_time: StepTimeModel):
+        self.policy = AdaptivePolicy(max_batch=max_batch)
+        self.config, self.n_train = config, n_train
+        self.noise, self.throughput, self.step_time = noise, throughput, step_time
+        self.step_time_source = step_time.source
+        self.evaluations = 0
+
+    def segment_end(self, epoch, batch_size, epochs):
+        every = segment_epochs(self.n_train // batch_size, self.config.adapt_every_steps)
+        return min(epoch + every, epochs)
+
+    def decide(self, epoch, batch_size, factor):
+        self.evaluations += 1
+        noise_scale = self.noise.accumulator.gns
+        self.step_time.current_batch, self.step_time.current_time = batch_size, self.throughput.last_step_time
+        if not math.isfinite(self.step_time.current_time):
+            return None
+        decision = self.policy.choose(batch_size, noise_scale, self.step_time, base_batch=self.config.batch_size)
+        if not decision.switches(batch_size):
+            return None
+        # McCandlish et al.'s rule from the rate that served the old batch to the new one.
+        return decision, factor * noise_rule(noise_scale, batch_size, decision.batch_size)
+
+
+def make_plan(config: RunConfig, dataset: data.Dataset, model: keras.Model, callbacks: dict,
+              study_dir) -> tuple[FixedPlan, int | None]:
+    """The run's plan and the largest batch it may reach (``None`` for a fixed batch)."""
+    from kerasbatch.batch_schedule import default_max_batch
+
+    if config.batch_schedule == "fixed":
+        return FixedPlan(), None
+    max_batch = config.max_batch or max(config.batch_size, default_max_batch(
+        dataset.n_train, profile_max_batch(study_dir, config) if study_dir else None))
+    if config.batch_schedule == "increase":
+        return IncreasePlan(config, max_batch), max_batch
+    times = profile_step_times(study_dir, config) if study_dir else None
+    timer = None if times else GradientTimer(model, dataset.x_train[:2 * max_batch], dataset.y_train[:2 * max_batch])
+    step_time = StepTimeModel(times, timer)
+    return AdaptivePlan(config, max_batch, dataset.n_train, callbacks["gradient_noise"], callbacks["throughput"],
+                        step_time), max_batch
+
+
+def fit_segments(model: keras.Model, config: RunConfig, dataset: data.Dataset, callbacks: dict,
+                 extra: list, validation, verbose: int, initial_epoch: int = 0, study_dir=None) -> dict[str, Any]:
+    """Train ``model`` from ``initial_epoch`` to ``config.epochs`` in segments; what the schedule did.
+
+    Returns ``batch_schedule``, ``schedule`` (the starting batch, then one entry per switch: ``epoch``
+    (epochs done before it), ``step``, ``batch_size``, ``learning_rate``, ``reason``, ``noise_scale``),
+    ``final_batch_size``, ``max_batch``, ``batch_evaluations``, ``step_time_source`` and
+    ``train_traces``. Exceptions from ``fit`` pass through.
+    """
+    plan, max_batch = make_plan(config, dataset, model, callbacks, study_dir)
+    # The caller's callbacks (a progress display) too: one start line and one clock for the run.
+    continued = Continued([*callbacks.values(), *extra])
+    batch, epoch, factor, train_ds = config.batch_size, initial_epoch, 1.0, None
+    schedule = [_entry(model, epoch, batch, "start", math.nan)]
+    while True:
+        if train_ds is None:  # a fresh pipeline at a switch, reshuffled unlike the first epoch's
+            train_ds = data.pipeline(dataset.x_train, dataset.y_train, batch, training=True,
+                                     seed=config.seed + epoch - initial_epoch, augment=config.data.augment)
+        end = plan.segment_end(epoch, batch, config.epochs)
+        model.fit(train_ds, validation_data=validation, epochs=end, initial_epoch=epoch, shuffle=False,
+                  callbacks=[continued], verbose=verbose)
+        epoch = end
+        if model.stop_training or epoch >= config.epochs:
+            break
+        chosen = plan.decide(epoch, batch, factor)
+        if chosen is None:
+            continue
+        decision, factor = chosen
+        _switch(model, callbacks, decision.batch_size, factor)
+        batch, train_ds = decision.batch_size, None
+        noise = getattr(callbacks.get("gradient_noise"), "accumulator", None)
+        schedule.append(_entry(model, epoch, batch, decision.reason, noise.gns if noise else math.nan))
+    continued.finish()
+    return {"batch_schedule": config.batch_schedule, "schedule": schedule, "final_batch_size": batch,
+            "max_batch": max_batch, "batch_evaluations": getattr(plan, "evaluations", 0),
+            "step_time_source": plan.step_time_source, "train_traces": train_traces(model)}
+
+
+def batch_scaled_schedule(model: keras.Model):
+    from kerasbatch.optim import BatchScaledSchedule
+
+    optimizer = getattr(model.optimizer, "inner_optimizer", model.optimizer)
+    rate = getattr(optimizer, "_learning_rate", None)
+    return rate if isinstance(rate, BatchScaledSchedule) else None
+
+
+def _iterations(model: keras.Model) -> int:
+    return int(keras.ops.convert_to_numpy(model.optimizer.iterations))
+
+
+def _switch(model: keras.Model, callbacks: dict, batch_size: int, factor: float) -> None:
+    schedule = batch_scaled_schedule(model)
+    if schedule is None:
+        raise RuntimeError("a changing batch needs the model compiled with a BatchScaledSchedule "
+                           "(kerasbatch.train.compile_model does it for adaptive and increase)")
+    schedule.switch(_iterations(model), batch_size, factor)
+    for callback in callbacks.values():
+        if hasattr(callback, "set_batch_size"):
+            callback.set_batch_size(batch_size)
+
+
+def _entry(model: keras.Model, epoch: int, batch_size: int, reason: str, noise_scale: float) -> dict[str, Any]:
+    """A schedule entry: the batch and the rate of the next step."""
+
+    optimizer = getattr(model.optimizer, "inner_optimizer", model.optimizer)
+    rate = optimizer._learning_rate
+    step = _iterations(model)
+    value = rate(step) if callable(rate) else rate
+    return {"epoch": epoch, "step": step, "batch_size": batch_size,
+            "learning_rate": float(keras.ops.convert_to_numpy(value)), "reason": reason,
+            "noise_scale": None if not math.isfinite(noise_scale) else float(noise_scale)}
