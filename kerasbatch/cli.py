@@ -22,6 +22,7 @@ import click
 
 from kerasbatch import cli_options as opts
 from kerasbatch import config as cfg
+from kerasbatch.cli_options import FromText
 from kerasbatch.cli_output import display, output_mode, print_table, study_store
 from kerasbatch.errors import KerasbatchError
 from kerasbatch.profile import ProfileConfig
@@ -204,8 +205,39 @@ def suggest(**params: Any) -> int:
 
 
 @cli.command()
+@click.argument("study_file", type=click.Path())
+@click.option("--quick", is_flag=True, help="The CPU-sized version: the file's quick: block, 2 repeats, its own "
+                                            "folder (STUDY-quick).")
+@click.option("--repeats", type=FromText(click.INT), default=None, show_default="the file's, else 3 (2 with --quick)",
+              help="Seeds per arm and batch size (seed, seed+1, ...).")
+@opts.apply(opts.fields_options(cfg.StoreConfig, ["out"]))
+@opts.apply(STORE_OPTIONS[-2:])
+def study(study_file: str, quick: bool, repeats: int | None, **params: Any) -> int:
+    """Run a study file: every arm × batch size × seed, then its table (mean ± std), figures and report.
+
+    Running it again skips the finished runs; a larger --repeats adds seeds to them.
+    """
+    from kerasbatch.study_config import load_study
+
+    quiet, verbose = output_mode(params)
+    config = load_study(study_file, quick=quick, repeats=repeats)
+    progress = display(params, runs=len(config.arms) * len(config.batch_sizes) * config.repeats)
+    from kerasbatch.study import run_study
+
+    with progress or contextlib.nullcontext():
+        result = run_study(config, params["out"], progress=progress, verbose=2 if verbose else 0)
+    click.echo(result.text)
+    if not quiet:
+        for path in (result.report, *result.figures):
+            if path is not None and path.suffix != ".svg":
+                click.echo(f"wrote {path}", err=True)
+    return 0 if result.ok else 1
+
+
+@cli.command()
 @click.argument("path", type=click.Path())
-@click.option("--best", is_flag=True, help="PATH is a study: export its best run.")
+@click.option("--best", is_flag=True, help="PATH is a study: export its best run. In a study with arms or "
+                                           "repeats: the best seed of the (arm, batch size) with the best mean.")
 @click.option("--metric", type=click.Choice(tuple(cfg.OBJECTIVES)), default=None,
               show_default="the tune objective, else val_accuracy", help="What --best means.")
 @click.option("--to", type=click.Path(), default=None, show_default="saved_models/STUDY-RUN", help="Target folder.")
@@ -255,8 +287,11 @@ def report(study_dir: str, output: str | None) -> int:
 @click.option("--sort", default=None, show_default="batch_size", help="Column to sort by.")
 @click.option("--columns", default=None, show_default="key for markdown, all for the other formats",
               help="key (the compact view a sweep prints), all, or comma-separated column names in order.")
-def compare(study_dir: str, fmt: str, output: str | None, sort: str | None, columns: str | None) -> int:
-    """Compare the finished runs of a study: one row per run."""
+@click.option("--by-run", is_flag=True, help="One row per run even in a study with arms or repeats (which by "
+                                             "default shows one row per arm and batch size: mean ± std over seeds).")
+def compare(study_dir: str, fmt: str, output: str | None, sort: str | None, columns: str | None,
+            by_run: bool) -> int:
+    """Compare the finished runs of a study: one row per run, or per arm and batch size (mean ± std)."""
     from kerasbatch import tables
     from kerasbatch.store import write_text
 
@@ -264,18 +299,28 @@ def compare(study_dir: str, fmt: str, output: str | None, sort: str | None, colu
     if sort:
         tables.select_columns(frame, [sort])
         frame = frame.sort_values(sort, kind="stable")
-    columns = columns or ("key" if fmt == "markdown" else "all")
-    if columns == "key":
-        text = tables.render_key(frame) if fmt == "markdown" else tables.render(tables.key_view(frame), fmt)
-    else:
-        if columns != "all":
-            frame = tables.select_columns(frame, [c.strip() for c in columns.split(",") if c.strip()])
-        text = tables.render(frame, fmt)
+    text = _compare_text(frame, fmt, columns or ("key" if fmt == "markdown" else "all"), by_run)
     if output:
         write_text(output, text if text.endswith("\n") else text + "\n")
     else:
         click.echo(text)
     return 0
+
+
+def _compare_text(frame, fmt: str, columns: str, by_run: bool) -> str:
+    """The table ``compare`` prints: per run, or (arms or repeats) per arm and batch size."""
+    from kerasbatch import tables
+
+    if not by_run and tables.has_repeats(frame):
+        if columns == "key" and fmt == "markdown":
+            return tables.render_aggregate(frame)
+        metrics = [c for c in tables.AGGREGATE_VIEW if c in frame.columns and c not in ("arm", "batch_size")]
+        frame = tables.aggregate(frame, metrics if columns == "key" else None)
+    elif columns == "key":
+        return tables.render_key(frame) if fmt == "markdown" else tables.render(tables.key_view(frame), fmt)
+    if columns not in ("all", "key"):
+        frame = tables.select_columns(frame, [c.strip() for c in columns.split(",") if c.strip()])
+    return tables.render(frame, fmt)
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:

@@ -3,7 +3,7 @@
 A study file is YAML whose keys are the flat setting names of a run (as ``--config`` files spell them),
 plus the study's own keys::
 
-    study: lr-scaling                 # the study folder under --out (default: the file's name)
+    study: lr-scaling                 # the study folder under --out (default: the file's name; +"-quick")
     batch_sizes: [32, 256, 1024]
     repeats: 3                        # seeds per setting: seed, seed+1, ... (default 3; 2 with --quick)
     dataset: digits                   # shared by every run
@@ -148,14 +148,15 @@ def study_from_dict(data: Mapping[str, Any], *, name: str, quick: bool = False,
     if quick:
         data.update(block)
     arms = _arms(data.pop("arms", None))
-    name = data.pop("study", name)
+    # The quick version has other settings, so it gets a folder of its own beside the full one.
+    name = data.pop("study", name) + ("-quick" if quick else "")
     batch_sizes = data.pop("batch_sizes", DEFAULT_BATCH_SIZES)
-    default_repeats = QUICK_REPEATS if quick else FULL_REPEATS
-    repeats = repeats if repeats is not None else data.pop("repeats", default_repeats)
-    data.pop("repeats", None)
+    in_file = data.pop("repeats", QUICK_REPEATS if quick else FULL_REPEATS)
+    positive_int("repeats", in_file)  # checked even when the command line overrides it
     check("batch_size" not in data, "batch_size", "is what a study varies; list batch_sizes instead",
           data.get("batch_size"))
-    return StudyConfig(name=name, settings=data, batch_sizes=batch_sizes, arms=arms, repeats=repeats, quick=quick)
+    return StudyConfig(name=name, settings=data, batch_sizes=batch_sizes, arms=arms,
+                       repeats=in_file if repeats is None else repeats, quick=quick)
 
 
 def _check_keys(data: Mapping[str, Any], extra: tuple[str, ...], where: str) -> None:

@@ -181,12 +181,12 @@ def _align(column: str) -> str:
 
 
 def _mean_std_cells(means: pd.Series, stds: pd.Series, reached, n: pd.Series, count_like: bool) -> list[str]:
-    spread = stds.notna() & (stds > 0)
+    varies = bool((stds > 0).any())  # else a setting, like the learning rate: its bare value
     scale = means.abs().max()
     spec = ".0f" if scale >= 1000 or count_like else ".1f" if scale >= 10 else ".3f" if scale >= 0.01 else ".2g"
     out = []
-    for mean, std, has_spread, k, total in zip(means, stds, spread, reached, n):
-        cell = "" if pd.isna(mean) else f"{mean:{spec}} ± {std:{spec}}" if spread.any() and has_spread else (
+    for mean, std, k, total in zip(means, stds, reached, n):
+        cell = "" if pd.isna(mean) else f"{mean:{spec}} ± {std:{spec}}" if varies and pd.notna(std) else (
             f"{mean:{spec}}")
         if k < total:  # a run without a value: it never reached the target, or it failed
             cell = f"{cell} ({k}/{total})".strip()
