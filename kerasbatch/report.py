@@ -33,6 +33,10 @@ REPORT = "report.html"
 # How the finding names each metric, and the figure that shows it best.
 _METRIC_WORDS = {"val_accuracy": "validation accuracy", "seconds_to_target": "seconds to the target"}
 _KEY_FIGURE = {"val_accuracy": "val_accuracy_vs_batch", "seconds_to_target": "learning_curves"}
+# What a study with arms or repeats shows as mean ± std per (arm, batch size), with short headers.
+_MEAN_STD_VIEW = {"best_val_accuracy": "best acc", "final_val_accuracy": "final acc", "test_accuracy": "test acc",
+                  "epochs_to_target": "ep to target", "seconds_to_target": "s to target",
+                  "samples_per_second": "samples/s", "gns": "gns"}
 
 _STYLE = """
 body { font: 15px/1.5 system-ui, -apple-system, "Segoe UI", sans-serif; color: #222; max-width: 1200px;
@@ -70,11 +74,12 @@ def write_report(study_dir: str | Path, output: str | Path | None = None) -> Pat
     metric = tables.default_metric(study_dir)
     key = _KEY_FIGURE.get(metric) if _KEY_FIGURE.get(metric) in figures else next(iter(figures), None)
     study = _read(study_dir / STUDY) if (study_dir / STUDY).is_file() else {}
+    repeated = tables.has_repeats(frame)
     sections = [
-        _finding(study_dir, frame, study, metric),
+        _finding(study_dir, frame, study, metric, repeated),
         _suggestion(study_dir),
         _figures("key-figure", None, {key: figures[key]} if key else {}),
-        _section("comparison", "Comparison", _table(tables.key_view(frame).rename(columns=tables.KEY_VIEW))),
+        _comparison(frame, repeated),
         _differences(study_dir, frame),
         _figures("figures", "More figures", {n: png for n, png in figures.items() if n != key}),
         _folded("all-columns", "Every column", _table(frame)),
@@ -113,9 +118,44 @@ def _table(frame: pd.DataFrame) -> str:
     return f'<div class="scroll">{tables.render(frame, "html")}</div>'
 
 
-def _finding(study_dir: Path, frame: pd.DataFrame, study: dict[str, Any], metric: str) -> str:
-    """The answer first: the best batch size by the study's metric, then what the study was."""
-    parts = [f'<p class="finding">{_best(study_dir, frame, metric)}</p>']
+def _comparison(frame: pd.DataFrame, repeated: bool) -> str:
+    """The compact table: one row per run, or with arms or repeats one per (arm, batch size)."""
+    if repeated:
+        return _section("comparison", "Comparison: mean ± std over seeds", _table(_mean_std_view(frame)))
+    return _section("comparison", "Comparison", _table(tables.key_view(frame).rename(columns=tables.KEY_VIEW)))
+
+
+def _mean_std_view(frame: pd.DataFrame) -> pd.DataFrame:
+    """Per arm and batch size: how many runs (and how many ended ok), then ``mean ± std`` of the metrics
+    of :data:`_MEAN_STD_VIEW` that some run measured."""
+    metrics = [c for c in _MEAN_STD_VIEW if c in frame.columns and pd.to_numeric(frame[c], errors="coerce").notna().any()]
+    means = tables.aggregate(frame, metrics)
+    view = means[["arm", "batch_size", "n"]].rename(columns={"batch_size": "batch", "n": "runs"})
+    if "status" in frame.columns and (frame["status"] != "ok").any():
+        ok = tables.aggregate(frame.assign(ok=(frame["status"] == "ok").astype(float)), ["ok"])
+        view.insert(3, "ok", (ok["ok_mean"] * ok["n"]).round().astype(int))
+    for metric in metrics:
+        view[_MEAN_STD_VIEW[metric]] = [mean_std(m, s) for m, s in zip(means[f"{metric}_mean"], means[f"{metric}_std"])]
+    return view
+
+
+def mean_std(mean: float, std: float) -> str:
+    """``0.9712 ± 0.0031``: the mean to 4 significant digits (whole numbers from 1000) and the spread to
+    the same decimal places; the mean alone for a single run, nothing when no run has a value."""
+    if pd.isna(mean):
+        return ""
+    if mean and abs(mean) < 1e-3:
+        text, spread = f"{mean:.4g}", f"{std:.2g}"
+    else:
+        decimals = max(0, 3 - math.floor(math.log10(abs(mean)))) if mean else 4
+        text, spread = f"{mean:.{decimals}f}", f"{std:.{decimals}f}"
+    return text if pd.isna(std) else f"{text} ± {spread}"
+
+
+def _finding(study_dir: Path, frame: pd.DataFrame, study: dict[str, Any], metric: str, repeated: bool) -> str:
+    """The answer first: the best batch size (and arm) by the study's metric, then what the study was."""
+    best = _best_mean(frame, metric) if repeated else _best(study_dir, frame, metric)
+    parts = [f'<p class="finding">{best}</p>']
     kind = html.escape(str(study.get("kind", "unknown")))
     statuses = Counter(frame["status"].fillna("unknown")) if "status" in frame.columns else Counter()
     counts = ", ".join(f"{n} {status}" for status, n in sorted(statuses.items()))
@@ -141,6 +181,22 @@ def _best(study_dir: Path, frame: pd.DataFrame, metric: str) -> str:
     rate = f" at learning rate {_text(row['learning_rate'])}" if "learning_rate" in row else ""
     return (f"Best batch size by {html.escape(words)}: <strong>{_text(row['batch_size'])}</strong>{rate} "
             f"({html.escape(field)} {html.escape(value)}, run {html.escape(run_id)}).")
+
+
+def _best_mean(frame: pd.DataFrame, metric: str) -> str:
+    """The (arm, batch size) whose ok runs have the best mean of the metric; ties go to the earlier arm,
+    then the smaller batch size."""
+    words, (field, direction) = _METRIC_WORDS.get(metric, metric), tables.METRICS[metric]
+    ok = frame[frame["status"] == "ok"] if "status" in frame.columns else frame
+    means = tables.aggregate(ok, [field]) if field in ok.columns and len(ok) else pd.DataFrame()
+    means = means.dropna(subset=[f"{field}_mean"]) if len(means) else means
+    if means.empty:
+        return f"No best batch size by mean {html.escape(words)}: no ok run has a {html.escape(field)}."
+    best = means.loc[means[f"{field}_mean"].idxmax() if direction == "max" else means[f"{field}_mean"].idxmin()]
+    arm = f"arm <strong>{_text(best['arm'])}</strong> at " if means["arm"].nunique() > 1 else ""
+    value = mean_std(best[f"{field}_mean"], best[f"{field}_std"]) + (" s" if metric == "seconds_to_target" else "")
+    return (f"Best by mean {html.escape(words)} over seeds: {arm}batch size <strong>{best['batch_size']:.0f}"
+            f"</strong> ({html.escape(field)} {html.escape(value)}, mean ± std of {best['n']} ok runs).")
 
 
 def _incomplete_runs(study_dir: Path) -> list[str]:

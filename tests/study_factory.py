@@ -25,6 +25,7 @@ S_MIN = 40.0
 B_NOISE = 256.0
 BASE_LR = 0.01
 BASE_BATCH = 32
+SEED_SPREAD = 0.004  # standard deviation of the accuracy ceiling across the seeds of an arm study
 
 
 def make_study(
@@ -64,6 +65,44 @@ def make_study(
     return store.study_dir
 
 
+def make_arm_study(
+    root: Path,
+    name: str = "arms",
+    arms: dict[str, float] | None = None,
+    batch_sizes: Iterable[int] = (32, 128, 512),
+    seeds: Iterable[int] = (0, 1),
+    failed: Iterable[str] = (),
+) -> Path:
+    """Write a study with arms and repeats, as ``kerasbatch study`` lays it out, and return its folder.
+
+    ``arms`` maps each arm's name to the shift of its accuracy ceiling (default: ``base`` unchanged,
+    ``linear+warmup`` 0.01 higher). Runs are named ``<arm>-bs<B>-s<seed>`` and their summaries carry
+    ``arm`` and ``seed``; each seed draws its own noise, so repeats differ. A run id in ``failed``
+    diverges as in :func:`make_study`.
+    """
+    arms = arms if arms is not None else {"base": 0.0, "linear+warmup": 0.01}
+    batch_sizes, seeds, failed = [int(b) for b in batch_sizes], [int(s) for s in seeds], set(failed)
+    store = Store(root, name)
+    store.claim_study("study", {**_settings(batch_sizes), "seeds": seeds,
+                                "arms": [{"name": arm} for arm in arms]})
+    for arm_index, (arm, shift) in enumerate(arms.items()):
+        for batch_size in batch_sizes:
+            for seed in seeds:
+                run_id = f"{arm}-bs{batch_size}-s{seed}"
+                lr = BASE_LR * batch_size / BASE_BATCH
+                history = _history(batch_size, lr, seed=1000 * arm_index + 10 * seed + batch_size,
+                                   shift=shift, spread=SEED_SPREAD)
+                diverged = run_id in failed
+                if diverged:
+                    history.loc[history["epoch"] >= 2, ["loss", "accuracy", "val_loss", "val_accuracy"]] = np.nan
+                config = {"arm": arm, "batch_size": batch_size, "learning_rate": lr, "epochs": EPOCHS, "seed": seed}
+                folder = store.begin_run(run_id, config, identity=config)
+                write_text(folder / HISTORY, history.to_csv(index=False))
+                summary = {**_summary(run_id, batch_size, lr, history, diverged), "arm": arm, "seed": seed}
+                store.finish_run(run_id, summary)
+    return store.study_dir
+
+
 def _settings(batch_sizes: list[int]) -> dict:
     return {
         "dataset": "mnist",
@@ -81,7 +120,7 @@ def _settings(batch_sizes: list[int]) -> dict:
     }
 
 
-def _history(batch_size: int, lr: float, seed: int) -> pd.DataFrame:
+def _history(batch_size: int, lr: float, seed: int, shift: float = 0.0, spread: float = 0.001) -> pd.DataFrame:
     """Three epochs of plausible per-epoch numbers, diagnostics columns included."""
     rng = np.random.default_rng(seed)
     epoch = np.arange(1, EPOCHS + 1)
@@ -89,7 +128,7 @@ def _history(batch_size: int, lr: float, seed: int) -> pd.DataFrame:
     steps = epoch * steps_per_epoch
     # Ceiling falls ~0.2 points per doubling of the batch; the time constant is chosen so that the
     # curve crosses TARGET after exactly S(B) steps.
-    ceiling = 0.985 - 0.002 * math.log2(batch_size / BASE_BATCH) + rng.normal(0, 0.001)
+    ceiling = 0.985 + shift - 0.002 * math.log2(batch_size / BASE_BATCH) + rng.normal(0, spread)
     steps_needed = S_MIN * (1 + B_NOISE / batch_size)
     tau = steps_needed / math.log((ceiling - 0.1) / (ceiling - TARGET))
     val_accuracy = ceiling - (ceiling - 0.1) * np.exp(-steps / tau)
