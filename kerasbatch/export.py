@@ -10,7 +10,8 @@ The weights are the ones the run saved at the end of training (its last complete
 retrained. An export counts only once it is checked: the SavedModel is reloaded and must give the Keras
 model's predictions on the run's validation examples. Everything is built in a hidden sibling folder and
 renamed into place, so a failed export leaves nothing behind and an old export is replaced only by a
-complete new one. :func:`kerasbatch.tables.best_run` picks the run to export from a study.
+complete new one. :func:`kerasbatch.tables.best_run` picks the run to export from a study (in a study with
+arms or repeats: the best seed of the arm and batch size with the best mean); the card names its arm and seed.
 """
 
 from __future__ import annotations
@@ -255,4 +256,6 @@ def model_card(run_dir: Path, config: RunConfig, summary: dict[str, Any], model:
     }
     if "trial_id" in summary:
         card["trial"] = {"trial_id": summary["trial_id"], "hyperparameters": summary.get("hyperparameters")}
+    if "arm" in summary:  # a run of a study: which arm, and which of its seeds
+        card["study_run"] = {"arm": summary["arm"], "seed": summary.get("seed")}
     return card

@@ -139,3 +139,27 @@ def test_a_bad_study_file_is_one_error_line_and_writes_nothing(tmp_path, capsys,
     lines = [line for line in err.splitlines() if line.strip()]
     assert code == 2 and len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], err
     assert not out.exists()
+
+
+def test_export_best_takes_the_best_seed_of_the_best_mean_setting(study, tmp_path, capsys):
+    _, result = study
+    runs = tables.study_table(result.study_dir)
+    means = runs.groupby(["arm", "batch_size"], sort=False)["best_val_accuracy"].mean()
+    arm, batch_size = means.idxmax()
+    setting = runs[(runs["arm"] == arm) & (runs["batch_size"] == batch_size)]
+    expected = setting.loc[setting["best_val_accuracy"].idxmax(), "run_id"]
+    code, out, err = call(capsys, "export", result.study_dir, "--best", "--to", tmp_path / "best")
+    assert code == 0, err
+    assert out.strip().startswith(f"exported {result.study_dir / expected} to")
+    card = json.loads((tmp_path / "best" / "model_card.json").read_text())
+    assert card["run_id"] == expected and card["study_run"] == {"arm": arm, "seed": int(expected[-1])}
+
+
+def test_study_help_does_not_import_tensorflow():
+    import subprocess
+    import sys
+
+    probe = ("import sys; from kerasbatch.cli import run; code = run(['study', '--help']); "
+             "print(code, [m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras')])")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip().splitlines()[-1] == "0 []"
