@@ -12,13 +12,16 @@ One training batch of size ``B`` supplies both: split it into ``k`` micro-batche
 squared gradient norms as ``|g_small|^2`` (``b_small = B/k``) and the squared norm of their mean as
 ``|g_big|^2`` (``b_big = B``). Each estimate is noisy and ``|G|^2`` can come out negative, so numerator
 and denominator are averaged separately over many batches and divided last (:class:`NoiseAccumulator`).
+Batches drawn without replacement from ``N`` training examples (an epoch) vary less than that; the
+``population`` argument corrects for it (:func:`two_batch_estimates`).
 
 Layers: the math (:func:`two_batch_estimates`, :class:`NoiseAccumulator`, the theory helpers) needs only
 numpy, so this module imports without TensorFlow; :func:`micro_batch_sq_norms` and :func:`measure` import
 it when called. Measuring goes through ``model.stateless_call``, so it never changes a variable: no
-BatchNormalization statistics update, no dropout seed advance. Under ``mixed_float16`` the loss is scaled
-by the optimizer's loss scale before differentiating (float16 gradients underflow otherwise) and the
-gradients are unscaled, in float32, before any statistic.
+BatchNormalization statistics update, no dropout seed advance. The seed state a probe ends with is kept
+apart (:class:`ProbeSeeds`) and carried to the next probe, so successive probes draw new dropout masks.
+Under ``mixed_float16`` the loss is scaled by the optimizer's loss scale before differentiating (float16
+gradients underflow otherwise) and the gradients are unscaled, in float32, before any statistic.
 """
 
 from __future__ import annotations
@@ -31,17 +34,44 @@ from dataclasses import dataclass
 import numpy as np
 
 
-def two_batch_estimates(small_sq_norm: float, big_sq_norm: float, b_small: float, b_big: float
-                        ) -> tuple[float, float]:
+def two_batch_estimates(small_sq_norm: float, big_sq_norm: float, b_small: float, b_big: float,
+                        population: int | None = None) -> tuple[float, float]:
     """Unbiased ``(|G|^2, tr(Sigma))`` from squared gradient norms at batch sizes ``b_small < b_big``.
 
-    Raises ValueError unless ``0 < b_small < b_big``.
+    With ``population=None`` the batches are i.i.d. draws (sampling with replacement), so
+    ``E|g_b|^2 = |G|^2 + tr(Sigma)/b`` and the module's two formulas follow. A batch drawn without
+    replacement from ``N = population`` examples (an epoch's batches, or the micro-batches of one such
+    batch) has ``E|g_b|^2 = |G|^2 + tr(Sigma) c(b)`` with ``c(b) = (1/b - 1/N) N/(N-1)``, where ``G`` is
+    the mean of the ``N`` per-example gradients and ``tr(Sigma)`` their variance (divisor ``N``). Solving
+    the two equations::
+
+        tr(Sigma) = (|g_small|^2 - |g_big|^2) / (1/b_small - 1/b_big) * (N-1)/N
+        |G|^2     = ((1/b_small - 1/N) |g_big|^2 - (1/b_big - 1/N) |g_small|^2) / (1/b_small - 1/b_big)
+                  = |G|^2 (i.i.d. formula) + tr(Sigma)/(N-1)
+
+    Without the correction ``|G|^2`` comes out low by ``tr(Sigma)/(N-1)``: the noise scale is then
+    overestimated by a factor of about ``1/(1 - B_simple/N)``, large when ``B_simple`` nears ``N``.
+
+    Raises ValueError unless ``0 < b_small < b_big <= population``.
     """
     if not 0 < b_small < b_big:
         raise ValueError(f"need 0 < b_small < b_big, got b_small={b_small}, b_big={b_big}")
+    if population is not None and not population >= b_big:
+        raise ValueError(f"population must be at least b_big={b_big}, got {population}")
     grad_sq = (b_big * big_sq_norm - b_small * small_sq_norm) / (b_big - b_small)
     trace_sigma = (small_sq_norm - big_sq_norm) / (1.0 / b_small - 1.0 / b_big)
+    if population is not None:
+        trace_sigma *= (population - 1.0) / population
+        grad_sq += trace_sigma / (population - 1.0)
     return float(grad_sq), float(trace_sigma)
+
+
+def expected_sq_norm(grad_sq: float, trace_sigma: float, batch: float, population: int | None = None) -> float:
+    """``E|g_b|^2 = |G|^2 + c(b) tr(Sigma)``: the mean squared norm of a batch-``b`` gradient, with
+    ``c(b) = 1/b`` for i.i.d. batches and ``(1/b - 1/N) N/(N-1)`` without replacement from ``N``."""
+    if population is None:
+        return grad_sq + trace_sigma / batch
+    return grad_sq + trace_sigma * (1.0 / batch - 1.0 / population) * population / (population - 1.0)
 
 
 def _ratio(trace_sigma: float, grad_sq: float) -> float:
@@ -180,21 +210,49 @@ def _loss_scale(model) -> float | None:
     return loss_scale(getattr(model, "optimizer", None))
 
 
-def _micro_batch_grads(model, loss_fn, xs, ys, scale):
-    """Unscaled float32 gradients of each micro-batch, computed without touching the model.
+class ProbeSeeds:
+    """The random state that a series of probes carries from one to the next, apart from the model's.
+
+    ``model.stateless_call`` returns the state its random layers (dropout) end with instead of writing it
+    into the model. A probe that started from the model's variables every time would draw the same masks
+    each time; a probe given a ``ProbeSeeds`` starts where the previous one left off (the model's own
+    state at the first), as successive training steps do, and the model's variables are never written.
+    """
+
+    def __init__(self):
+        self.state: list | None = None
+
+    def start(self, model, positions: list[int]) -> list:
+        if self.state is None or len(self.state) != len(positions):
+            variables = model.non_trainable_variables
+            self.state = [variables[i].value for i in positions]
+        return self.state
+
+
+def _seed_positions(model) -> list[int]:
+    """Where the seed generators' states sit in ``model.non_trainable_variables``.
+
+    Keras's ``SeedGenerator`` names its state variable ``seed_generator_state``; this is the one place
+    that relies on it (a dropout test fails if it stops holding).
+    """
+    return [i for i, v in enumerate(model.non_trainable_variables) if v.name == "seed_generator_state"]
+
+
+def _micro_batch_grads(model, loss_fn, xs, ys, scale, state):
+    """Unscaled float32 gradients of each micro-batch, computed without touching the model, and the
+    non-trainable state after the last micro-batch.
 
     ``scale`` is the loss scale as a tensor, or None when the loss is not scaled (no ops spent on it).
     """
     import tensorflow as tf
 
     trainable = [v.value for v in model.trainable_variables]
-    state = [v.value for v in model.non_trainable_variables]
     grads = []
     for x, y in zip(xs, ys):
         with tf.GradientTape() as tape:
             tape.watch(trainable)
             # The state is threaded through so each micro-batch draws its own dropout masks, as
-            # consecutive training steps would; the final state is discarded.
+            # consecutive training steps would.
             y_pred, state, losses = model.stateless_call(trainable, state, x, training=True,
                                                          return_losses=True)
             loss = tf.cast(loss_fn(y, y_pred), tf.float32)
@@ -204,7 +262,7 @@ def _micro_batch_grads(model, loss_fn, xs, ys, scale):
         chain = [tf.cast(tf.convert_to_tensor(g), tf.float32) for g in tape.gradient(loss, trainable)
                  if g is not None]
         grads.append(chain if scale is None else [g / scale for g in chain])
-    return grads
+    return grads, state
 
 
 def _split(structure, parts: int) -> list:
@@ -222,25 +280,31 @@ def _sq_norm(tensors):
 
 
 def _traced_step(model, micro_batches: int):
+    """``(step, seed positions)``: the traced measurement for this model and micro-batch count."""
     import tensorflow as tf
 
     per_model = _TRACED.setdefault(model, {})
-    variable_ids = tuple(id(v) for v in model.trainable_variables)
+    variable_ids = tuple(id(v) for v in model.trainable_variables + model.non_trainable_variables)
     cached = per_model.get(micro_batches)
-    # A recompiled model (new loss) or a changed trainable set needs a fresh graph.
+    # A recompiled model (new loss) or a changed variable set needs a fresh graph.
     if cached is None or cached[0] is not model.loss or cached[1] != variable_ids:
         model_ref, loss_fn = weakref.ref(model), _loss_fn(model)  # weak: the cache must not keep it
+        positions = _seed_positions(model)
 
         @tf.function
-        def step(x, y, scale):
+        def step(x, y, scale, seeds):
+            model = model_ref()
+            state = [v.value for v in model.non_trainable_variables]
+            for position, seed in zip(positions, seeds):
+                state[position] = seed
             xs, ys = _split(x, micro_batches), _split(y, micro_batches)
-            grads = _micro_batch_grads(model_ref(), loss_fn, xs, ys, scale)
+            grads, state = _micro_batch_grads(model, loss_fn, xs, ys, scale, state)
             small = tf.add_n([_sq_norm(g) for g in grads]) / micro_batches
             big = _sq_norm([tf.add_n(list(parts)) / micro_batches for parts in zip(*grads)])
             # One tensor, so one transfer to the host; a non-finite gradient makes a sum non-finite.
-            return tf.stack([small, big])
+            return tf.stack([small, big]), [state[p] for p in positions]
 
-        per_model[micro_batches] = (model.loss, variable_ids, step)
+        per_model[micro_batches] = (model.loss, variable_ids, (step, positions))
     return per_model[micro_batches][2]
 
 
@@ -255,14 +319,16 @@ def _batch_size(x) -> int:
     return int(tf.nest.flatten(x)[0].shape[0])
 
 
-def micro_batch_sq_norms(model, x, y, micro_batches: int) -> tuple[float, float, bool]:
+def micro_batch_sq_norms(model, x, y, micro_batches: int, *, seeds: ProbeSeeds | None = None
+                         ) -> tuple[float, float, bool]:
     """Squared gradient norms of one batch split into ``micro_batches`` equal parts.
 
     Returns ``(mean over micro-batches of |g_small|^2, |mean of micro-batch gradients|^2, all_finite)``
     for the model's compiled loss plus its regularisation losses, at the current weights, in training
     mode, without changing any variable. The graph is traced once per model and batch shape, so this is
     cheap enough to call every few training steps. A caller should drop the batch when ``all_finite``
-    is False, as the loss-scale optimizer skips such steps.
+    is False, as the loss-scale optimizer skips such steps. ``seeds`` carries the dropout state from
+    probe to probe; without it the probe starts from the model's state, as the previous one did.
 
     Raises ValueError if ``micro_batches < 2`` or the batch size is not a multiple of it.
     """
@@ -273,32 +339,41 @@ def micro_batch_sq_norms(model, x, y, micro_batches: int) -> tuple[float, float,
     if size % micro_batches:
         raise ValueError(f"batch size {size} is not divisible by micro_batches={micro_batches}")
     scale = _loss_scale(model)
-    step = _traced_step(model, micro_batches)  # traced once unscaled, once scaled
-    small, big = step(tf.nest.map_structure(tf.convert_to_tensor, x), tf.convert_to_tensor(y),
-                      None if scale is None else tf.constant(scale, tf.float32)).numpy().tolist()
+    step, positions = _traced_step(model, micro_batches)  # traced once unscaled, once scaled
+    seeds = ProbeSeeds() if seeds is None else seeds
+    norms, seeds.state = step(tf.nest.map_structure(tf.convert_to_tensor, x), tf.convert_to_tensor(y),
+                              None if scale is None else tf.constant(scale, tf.float32),
+                              seeds.start(model, positions))
+    small, big = norms.numpy().tolist()
     return small, big, math.isfinite(small) and math.isfinite(big)
 
 
-def batch_estimate(model, x, y, micro_batches: int) -> tuple[float, float, float] | None:
+def batch_estimate(model, x, y, micro_batches: int, *, seeds: ProbeSeeds | None = None,
+                   population: int | None = None) -> tuple[float, float, float] | None:
     """``(|G|^2, tr(Sigma), |g_big|^2)`` from one batch at the model's current weights.
 
     The two unbiased estimates of :func:`two_batch_estimates` with ``b_small = B / micro_batches`` and
-    ``b_big = B``, plus the squared norm of the whole batch's gradient; None when a gradient was not
-    finite (a step the loss-scale optimizer would skip). Same errors as :func:`micro_batch_sq_norms`.
+    ``b_big = B`` (``population``: the batch was drawn without replacement from that many examples),
+    plus the squared norm of the whole batch's gradient; None when a gradient was not finite (a step the
+    loss-scale optimizer would skip). ``seeds`` and the errors as :func:`micro_batch_sq_norms`.
     """
-    small, big, finite = micro_batch_sq_norms(model, x, y, micro_batches)
+    small, big, finite = micro_batch_sq_norms(model, x, y, micro_batches, seeds=seeds)
     if not finite:
         return None
     size = _batch_size(x)
-    return (*two_batch_estimates(small, big, size / micro_batches, size), big)
+    return (*two_batch_estimates(small, big, size / micro_batches, size, population), big)
 
 
-def measure(model, dataset, *, micro_batches: int = 4, max_batches: int | None = None) -> NoiseEstimate:
+def measure(model, dataset, *, micro_batches: int = 4, max_batches: int | None = None,
+            population: int | None = None) -> NoiseEstimate:
     """Gradient noise scale of a compiled ``model`` at its current weights, averaged over batches.
 
     ``dataset`` is a ``tf.data.Dataset`` or any iterable of ``(x, y)`` batches. The first batch fixes
     the batch size ``B``; batches of another size (a short last batch) and batches with non-finite
-    gradients are skipped. At most ``max_batches`` batches are read. Nothing in the model changes.
+    gradients are skipped. At most ``max_batches`` batches are read. Nothing in the model changes; the
+    dropout masks differ from batch to batch (:class:`ProbeSeeds`). ``population`` is the number of
+    examples each batch is drawn from without replacement (the training set, for an epoch's batches),
+    None for i.i.d. batches; see :func:`two_batch_estimates`.
 
     Raises ValueError for bad ``micro_batches``, a ``B`` not divisible by it, or no usable batch.
 
@@ -314,7 +389,7 @@ def measure(model, dataset, *, micro_batches: int = 4, max_batches: int | None =
         print(f"B_simple = {estimate.gns:.1f} from {estimate.samples} batches")
     """
     _check_micro_batches(micro_batches)
-    acc, size = NoiseAccumulator(ema=None), None
+    acc, size, seeds = NoiseAccumulator(ema=None), None, ProbeSeeds()
     for batch in itertools.islice(dataset, max_batches):
         if not isinstance(batch, (tuple, list)) or len(batch) != 2:
             raise ValueError("dataset must yield (x, y) batches")
@@ -322,7 +397,7 @@ def measure(model, dataset, *, micro_batches: int = 4, max_batches: int | None =
         size = size or _batch_size(x)
         if _batch_size(x) != size:
             continue
-        estimate = batch_estimate(model, x, y, micro_batches)
+        estimate = batch_estimate(model, x, y, micro_batches, seeds=seeds, population=population)
         if estimate is not None:
             acc.update(*estimate[:2])
     if acc.count == 0:

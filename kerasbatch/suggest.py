@@ -173,7 +173,8 @@ def measure_noise(config: SuggestConfig, store: Store, *, verbose: int = 0) -> N
     every = max(1, min(run.diagnostics_every, steps_per_epoch // 8))
     # Stopped by the watch: at the target, by the budget, or (without a target) once the error is small.
     run = dataclasses.replace(run, diagnostics=(), stop_at_target=False, epochs=max(run.epochs, 1000))
-    noise = GradientNoise(train.probe_batches(run, dataset), micro_batches=run.micro_batches, every=every)
+    noise = GradientNoise(train.probe_batches(run, dataset), micro_batches=run.micro_batches, every=every,
+                          population=dataset.n_train)
     watch = NoiseWatch(noise, run.target, config.max_relative_error, config.budget_seconds)
     result = train.run(run, store, "noise", verbose=verbose, callbacks=[noise, watch])
     if result.skipped:

@@ -1,5 +1,6 @@
 """Training diagnostics on real runs: noise scale, gradient norm, weight distance, and that measuring is free of side effects."""
 
+import itertools
 import math
 
 import numpy as np
@@ -152,3 +153,60 @@ def test_batch_norm_models_measure_on_micro_batches_of_at_least_32_and_the_size_
     history = pd.read_csv(result.path / "history.csv")
     assert list(history["gns_micro_batch"]) == [micro_batch]
     assert result.summary["gns_micro_batch"] == micro_batch
+
+
+def _probe_model(layer):
+    import keras
+
+    keras.utils.set_random_seed(4)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(16, activation="relu"), layer,
+                              keras.layers.Dense(2, activation="softmax")])
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    return model
+
+
+def _probe_data(n=256):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(n, 4)).astype("float32")
+    return x, (x[:, 0] + 0.5 * rng.normal(size=n) > 0).astype("int32")
+
+
+def _callback(model, batches, **options):
+    meter = GradientNoise(batches, **options)
+    meter.set_model(model)
+    meter.on_train_begin()
+    return meter
+
+
+def test_measurements_at_the_same_weights_draw_new_dropout_masks():
+    import keras
+
+    model = _probe_model(keras.layers.Dropout(0.5))
+    x, y = _probe_data()
+    before = [v.numpy().copy() for v in model.variables]
+    meter = _callback(model, itertools.repeat((x[:64], y[:64])))
+    meter.measure()
+    meter.measure()  # no training step between: only the carried seed state can change the masks
+    (first, second) = meter.estimates
+    assert first[1] != pytest.approx(second[1], rel=1e-3) and first[0] != pytest.approx(second[0], rel=1e-3)
+    assert all(np.array_equal(b, v.numpy()) for b, v in zip(before, model.variables))
+
+
+@pytest.mark.parametrize("batch, micro_batches, micro_batch", [(16, 4, 32), (32, 4, 32), (48, 8, 32), (64, 8, 32),
+                                                               (256, 4, 64)])
+def test_batch_norm_never_measures_on_micro_batches_below_32(batch, micro_batches, micro_batch):
+    import keras
+
+    model = _probe_model(keras.layers.BatchNormalization())
+    x, y = _probe_data()
+    # A shuffled epoch's consecutive batches, as the probe pipeline serves them.
+    stream = itertools.cycle([(x[i:i + batch], y[i:i + batch]) for i in range(0, 256 - batch + 1, batch)])
+    meter = _callback(model, stream, micro_batches=micro_batches, population=256)
+    meter.measure()
+    assert meter.micro_batch == micro_batch and len(meter.estimates) == 1
+    logs = {}
+    meter.on_epoch_end(0, logs)
+    assert logs["gns_micro_batch"] == micro_batch
+    if batch < 64:  # probes joined: grad_norm is still a training-size batch's, sqrt(|G|² + c(B) tr(Σ))
+        grad_sq, trace_sigma = meter.estimates[0]
+        assert logs["grad_norm"] == pytest.approx(math.sqrt(grad_sq + trace_sigma * (1 / batch - 1 / 256) * 256 / 255))

@@ -240,3 +240,109 @@ def test_mixed_float16_gradients_are_unscaled_and_agree_with_float32(
     # Unscaled: the same magnitude as float32, not 32768 (or 32768**2) times larger.
     assert mixed.grad_sq == pytest.approx(full.grad_sq, rel=0.2)
     assert mixed.trace_sigma == pytest.approx(full.trace_sigma, rel=0.2)
+
+
+# --- dropout: each probe batch draws fresh masks -------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def dropout_model():
+    import keras
+
+    keras.utils.set_random_seed(3)
+    model = keras.Sequential([keras.Input((N_FEATURES,)), keras.layers.Dense(32, activation="relu"),
+                              keras.layers.Dropout(0.5), keras.layers.Dense(N_CLASSES, activation="softmax")])
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    return model
+
+
+def test_measure_draws_new_dropout_masks_for_every_probe_batch(problem, dropout_model):
+    _, x, y = problem
+    batch = (x[:64], y[:64])
+    once = noise.measure(dropout_model, [batch], micro_batches=4)
+    # The same inputs twice: with the masks of the first batch reused, the second adds the same numbers
+    # and the averages could not move.
+    twice = noise.measure(dropout_model, [batch, batch], micro_batches=4)
+    assert twice.samples == 2
+    assert twice.trace_sigma != pytest.approx(once.trace_sigma, rel=1e-3)
+    assert twice.grad_sq != pytest.approx(once.grad_sq, rel=1e-3)
+    # Measuring again starts from the model's own state, which measuring never advanced.
+    again = noise.measure(dropout_model, [batch], micro_batches=4)
+    assert (again.trace_sigma, again.grad_sq) == (once.trace_sigma, once.grad_sq)
+
+
+# --- sampling without replacement ---------------------------------------------------------------------
+
+def _mean_sq_norm_over_subsets(grads, size):
+    """Exact E|g_b|^2 for a batch of ``size`` drawn without replacement: the mean over every subset."""
+    import itertools
+
+    return np.mean([(grads[list(s)].mean(axis=0) ** 2).sum() for s in itertools.combinations(range(len(grads)), size)])
+
+
+def test_population_correction_is_exact_for_batches_drawn_without_replacement():
+    rng = np.random.default_rng(7)
+    n, b_small, b_big = 12, 3, 6
+    # |G|^2 = 1 and tr(Sigma) = 12 = N: the i.i.d. formula's bias tr(Sigma)/(N-1) is as large as |G|^2.
+    spread_out = rng.normal(size=(n, 5))
+    spread_out -= spread_out.mean(axis=0)
+    spread_out *= math.sqrt(n / (spread_out**2).sum(axis=1).mean())
+    grads = spread_out + np.array([1.0, 0, 0, 0, 0])
+    true_grad_sq, true_trace = 1.0, ((grads - grads.mean(axis=0)) ** 2).sum(axis=1).mean()
+    assert true_trace == pytest.approx(12.0)
+    small, big = (_mean_sq_norm_over_subsets(grads, b) for b in (b_small, b_big))
+
+    grad_sq, trace_sigma = noise.two_batch_estimates(small, big, b_small, b_big, population=n)
+    assert (grad_sq, trace_sigma) == (pytest.approx(true_grad_sq), pytest.approx(true_trace))
+    assert noise.expected_sq_norm(grad_sq, trace_sigma, b_big, population=n) == pytest.approx(big)
+    iid_grad_sq, iid_trace = noise.two_batch_estimates(small, big, b_small, b_big)
+    assert iid_grad_sq == pytest.approx(true_grad_sq - true_trace / (n - 1))  # ~0: the signal is lost
+    assert iid_trace == pytest.approx(true_trace * n / (n - 1))
+    # The whole population as the big batch is the true gradient itself.
+    assert noise.two_batch_estimates(small, true_grad_sq, b_small, n, population=n)[0] == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="population"):
+        noise.two_batch_estimates(small, big, b_small, b_big, population=b_big - 1)
+
+
+def test_measure_with_population_matches_exact_noise_scale_over_epochs(problem):
+    model, x, y = problem
+    n = 256  # B_simple ~ 64 is a quarter of N: the uncorrected estimate is ~1/(1 - 1/4) = 1.33x too high
+    exact = _exact_gns(_per_example_grads(model, x[:n], y[:n]))
+    rng = np.random.default_rng(11)
+    # Epochs: each a permutation cut into two batches of 128, as a shuffled pipeline serves them.
+    epochs = [rng.permutation(n) for _ in range(400)]
+    batches = [(x[:n][p[i:i + 128]], y[:n][p[i:i + 128]]) for p in epochs for i in (0, 128)]
+    corrected = noise.measure(model, batches, micro_batches=8, population=n)
+    uncorrected = noise.measure(model, batches, micro_batches=8)
+    assert corrected.gns == pytest.approx(exact, rel=0.05), (corrected.gns, uncorrected.gns, exact)
+    assert uncorrected.gns / exact > 1.2
+
+
+# --- batch normalization: tr(Sigma) depends on the micro-batch --------------------------------------------
+
+def _batch_norm_model(batch_norm: bool):
+    import keras
+
+    keras.utils.set_random_seed(2)
+    norm = keras.layers.BatchNormalization if batch_norm else (lambda: keras.layers.Identity())
+    model = keras.Sequential([keras.Input((N_FEATURES,)), keras.layers.Dense(16), norm(),
+                              keras.layers.Activation("relu"), keras.layers.Dense(N_CLASSES), norm(),
+                              keras.layers.Activation("softmax")])
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    return model
+
+
+def test_batch_norm_inflates_trace_sigma_on_smaller_micro_batches(problem):
+    _, x, y = problem
+    index = np.random.default_rng(0).integers(0, N_EXAMPLES, size=(200, 128))
+    batches = [(x[i], y[i]) for i in index]
+    ratios = {}
+    for batch_norm in (True, False):
+        model = _batch_norm_model(batch_norm)
+        # The same weights and batches, in 8 micro-batches of 16 and in 2 of 64.
+        of_16, of_64 = (noise.measure(model, batches, micro_batches=k) for k in (8, 2))
+        ratios[batch_norm] = (of_16.trace_sigma / of_64.trace_sigma, of_16.gns / of_64.gns)
+    # Each micro-batch normalised with its own statistics: ~10% more tr(Sigma), ~14% more gns at 16.
+    assert ratios[True][0] > 1.04 and ratios[True][1] > 1.08, ratios
+    # Without batch normalization the estimator does not depend on the split.
+    assert ratios[False][0] == pytest.approx(1.0, abs=0.04), ratios
+    assert ratios[False][1] == pytest.approx(1.0, abs=0.04), ratios

@@ -7,7 +7,7 @@ from typing import Iterator
 
 import keras
 
-from kerasbatch.noise import NoiseAccumulator, batch_estimate
+from kerasbatch.noise import NoiseAccumulator, ProbeSeeds, batch_estimate, expected_sq_norm
 
 
 def micro_batch_plan(batch_size: int, micro_batches: int) -> tuple[int, int]:
@@ -33,7 +33,8 @@ class GradientNoise(keras.callbacks.Callback):
     batches the model trains on, so the training trajectory is the same with or without it. Steps are
     counted from the optimizer's own count, so a ``fit`` that continues a model keeps the rhythm.
 
-    - ``grad_norm``: mean L2 norm of the batch gradient over the epoch's measurements.
+    - ``grad_norm``: mean L2 norm of the batch gradient over the epoch's measurements (for a probe
+      joined or cut to another size, ``sqrt(E|g_B|²)`` at the training batch size from the estimates).
     - ``grad_sq``, ``trace_sigma``: McCandlish et al.'s unbiased estimates of ``|G|^2`` and ``tr(Σ)``,
       each smoothed with an exponential moving average; ``gns`` = their ratio, taken last.
 
@@ -51,15 +52,22 @@ class GradientNoise(keras.callbacks.Callback):
         ema: smoothing of the two noise-scale parts.
         batch_norm_micro_batch: the smallest micro-batch for a model with batch normalization. Each
             micro-batch is normalised with its own statistics, which inflates ``tr(Σ)`` as micro-batches
-            shrink, so such a model gets fewer, larger micro-batches (never fewer than 2).
+            shrink, so such a model gets fewer, larger micro-batches (never fewer than 2); below twice
+            this size, a measurement joins consecutive probe batches to reach two micro-batches of it.
+        population: the training-set size the batches are drawn from without replacement (corrects
+            ``grad_sq`` and ``trace_sigma``, see :func:`kerasbatch.noise.two_batch_estimates`); None
+            treats batches as i.i.d.
 
     ``gns_micro_batch``, the micro-batch size of the latest measurement, is logged with the noise scale.
+    Dropout masks differ from one measurement to the next, also between measurements at the same
+    weights (:class:`kerasbatch.noise.ProbeSeeds`).
     """
 
     def __init__(self, batches: Iterator, micro_batches: int = 4, every: int = 32, noise: bool = True,
-                 ema: float = 0.9, batch_norm_micro_batch: int = 32):
+                 ema: float = 0.9, batch_norm_micro_batch: int = 32, population: int | None = None):
         super().__init__()
         self.batches = batches
+        self.population = population
         self.micro_batches = micro_batches
         self.batch_norm_micro_batch = batch_norm_micro_batch
         self.every = every
@@ -75,6 +83,7 @@ class GradientNoise(keras.callbacks.Callback):
         self._last_norm = math.nan
         self.micro_batch = math.nan
         self._normalises = self.model is not None and has_batch_norm(self.model)
+        self._seeds = ProbeSeeds()
 
     def on_epoch_begin(self, epoch, logs=None):
         self._norms = []
@@ -100,24 +109,38 @@ class GradientNoise(keras.callbacks.Callback):
 
     def measure(self) -> None:
         """Take one measurement at the model's current weights."""
-        x, y = next(self.batches)
-        size = int(x.shape[0])
+        x, y, size = self._probe_batch()
         parts = self.micro_batches
         if self._normalises:
-            parts = max(2, min(parts, size // self.batch_norm_micro_batch))
-        k, examples = micro_batch_plan(size, parts)
+            parts = max(2, min(parts, int(x.shape[0]) // self.batch_norm_micro_batch))
+        k, examples = micro_batch_plan(int(x.shape[0]), parts)
         if k == 0:
             return
-        if examples < size:
+        if examples < x.shape[0]:
             x, y = x[:examples], y[:examples]
-        estimate = batch_estimate(self.model, x, y, k)
+        # A probe joined past the end of a small training set is no longer drawn without replacement.
+        population = self.population if self.population and self.population >= examples else None
+        estimate = batch_estimate(self.model, x, y, k, seeds=self._seeds, population=population)
         if estimate is None:
             return
         grad_sq, trace_sigma, big = estimate
-        self._last_norm, self.micro_batch = math.sqrt(big), examples // k
+        if examples != size:  # a joined or cut probe: the training batch's |g_B|² from the estimates
+            big = expected_sq_norm(grad_sq, trace_sigma, size, population)
+        self._last_norm, self.micro_batch = math.sqrt(max(big, 0.0)), examples // k
         self._norms.append(self._last_norm)
         self.estimates.append((grad_sq, trace_sigma))
         self.accumulator.update(grad_sq, trace_sigma)
+
+    def _probe_batch(self):
+        """``(x, y, training batch size)``; for batch normalization, enough batches joined that two
+        micro-batches of ``batch_norm_micro_batch`` fit."""
+        x, y = next(self.batches)
+        size = int(x.shape[0])
+        if self._normalises and size < 2 * self.batch_norm_micro_batch:
+            more = [next(self.batches) for _ in range(math.ceil(2 * self.batch_norm_micro_batch / size) - 1)]
+            x = keras.ops.concatenate([x, *(b[0] for b in more)])
+            y = keras.ops.concatenate([y, *(b[1] for b in more)])
+        return x, y, size
 
 
 def _optimizer_step(model) -> int:
