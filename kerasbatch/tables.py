@@ -5,17 +5,15 @@ TensorFlow-free: comparing finished runs needs only their ``summary.json`` files
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterable
 
 import pandas as pd
 
 from kerasbatch.config import OBJECTIVES
 from kerasbatch.errors import KerasbatchError
 from kerasbatch.store import STUDY, Store, read_json
-
-FORMATS = ("markdown", "csv", "html", "json", "latex")
+from kerasbatch.table_text import FORMATS, align, headers_unpadded, mean_std_cells, render  # noqa: F401 (the API)
 
 # What a run costs and what it measured, in the order both tables show them.
 _COST_AND_DIAGNOSTICS = ("samples_per_second", "train_seconds", "grad_norm", "gns", "weight_distance")
@@ -162,36 +160,18 @@ def render_aggregate(frame: pd.DataFrame, width: int = MAX_WIDTH) -> str:
     cells = table[["arm", "batch_size", "n"]].astype(object)
     for metric in metrics:
         reached = counts.loc[list(zip(table["arm"], table["batch_size"])), metric].to_numpy()
-        cells[metric] = _mean_std_cells(table[f"{metric}_mean"], table[f"{metric}_std"], reached, table["n"],
+        cells[metric] = mean_std_cells(table[f"{metric}_mean"], table[f"{metric}_std"], reached, table["n"],
                                         count_like=metric in _INTEGER_COLUMNS)
     if table["arm"].nunique() == 1:
         cells = cells.drop(columns="arm")
     while True:
-        with _headers_unpadded():
+        with headers_unpadded():
             text = cells.rename(columns=AGGREGATE_VIEW).to_markdown(index=False, disable_numparse=True,
-                                                                    colalign=[_align(c) for c in cells.columns])
+                                                                    colalign=[align(c) for c in cells.columns])
         droppable = [c for c in _AGGREGATE_DROP_FIRST if c in cells.columns]
         if max(map(len, text.splitlines())) <= width or not droppable:
             return text
         cells = cells.drop(columns=droppable[0])
-
-
-def _align(column: str) -> str:
-    return "left" if column == "arm" else "right"
-
-
-def _mean_std_cells(means: pd.Series, stds: pd.Series, reached, n: pd.Series, count_like: bool) -> list[str]:
-    varies = bool((stds > 0).any())  # else a setting, like the learning rate: its bare value
-    scale = means.abs().max()
-    spec = ".0f" if scale >= 1000 or count_like else ".1f" if scale >= 10 else ".3f" if scale >= 0.01 else ".2g"
-    out = []
-    for mean, std, k, total in zip(means, stds, reached, n):
-        cell = "" if pd.isna(mean) else f"{mean:{spec}} ± {std:{spec}}" if varies and pd.notna(std) else (
-            f"{mean:{spec}}")
-        if k < total:  # a run without a value: it never reached the target, or it failed
-            cell = f"{cell} ({k}/{total})".strip()
-        out.append(cell)
-    return out
 
 
 def _is_numeric(column: pd.Series) -> bool:
@@ -227,55 +207,12 @@ def render_key(frame: pd.DataFrame, width: int = MAX_WIDTH) -> str:
     """
     view = key_view(frame)
     while True:
-        with _headers_unpadded():
+        with headers_unpadded():
             text = render(view.rename(columns=KEY_VIEW), "markdown")
         droppable = [c for c in _DROP_FIRST if c in view.columns]
         if max(map(len, text.splitlines())) <= width or not droppable:
             return text
         view = view.drop(columns=droppable[0])
-
-
-@contextmanager
-def _headers_unpadded() -> Iterator[None]:
-    """tabulate widens every column to its header plus two spaces, a module setting with no argument;
-    borrowed (and given back) to win 20 characters for the compact view."""
-    import tabulate
-
-    padding, tabulate.MIN_PADDING = tabulate.MIN_PADDING, 0
-    try:
-        yield
-    finally:
-        tabulate.MIN_PADDING = padding
-
-
-def render(frame: pd.DataFrame, fmt: str = "markdown") -> str:
-    """The table as text in one of ``FORMATS``; a missing value is an empty cell (``--`` in LaTeX)."""
-    if fmt == "markdown":
-        return _cells(frame, None).to_markdown(index=False, floatfmt=_float_formats(frame), missingval="")
-    if fmt == "csv":
-        return frame.to_csv(index=False)
-    if fmt == "html":
-        return _text_cells(frame, "").to_html(index=False, border=0)
-    if fmt == "json":
-        return frame.to_json(orient="records", indent=2)
-    if fmt == "latex":
-        return _text_cells(frame, "--").to_latex(index=False)
-    raise KerasbatchError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
-
-
-def _cells(frame: pd.DataFrame, missing: str | None) -> pd.DataFrame:
-    """Missing values as ``missing``: left alone, pandas and tabulate print ``None``, ``nan`` or ``<NA>``
-    depending on the column's type (tabulate leaves ``None`` cells empty)."""
-    return frame.astype(object).where(frame.notna(), missing)
-
-
-def _text_cells(frame: pd.DataFrame, missing: str) -> pd.DataFrame:
-    """Every cell as text, numbers as the markdown table writes them, a missing value as ``missing``."""
-    cells = frame.astype(object)
-    for column, spec in zip(frame.columns, _float_formats(frame)):
-        cells[column] = [missing if pd.isna(v) else format(v, spec) if isinstance(v, float) else str(v)
-                         for v in frame[column]]
-    return cells
 
 
 def default_metric(study_dir: str | Path) -> str:
@@ -338,15 +275,6 @@ def _best_of_best_setting(table: pd.DataFrame, column: str, direction: str) -> s
     members = frame[(frame["arm"] == arm) & (frame["batch_size"] == batch_size)].dropna(subset=["_value"])
     best = members["_value"].idxmax() if direction == "max" else members["_value"].idxmin()
     return str(members.loc[best, "run_id"])
-
-
-def _float_formats(frame: pd.DataFrame) -> list[str]:
-    """Four significant digits, but whole numbers for large values (14060 samples/s, not 1.406e+04)."""
-    formats = []
-    for column in frame.columns:
-        values = pd.to_numeric(frame[column], errors="coerce").abs()
-        formats.append(".0f" if values.max() >= 1000 else ".4g")
-    return formats
 
 
 def _integers_stay_integers(frame: pd.DataFrame) -> pd.DataFrame:
