@@ -329,7 +329,14 @@ class SweepConfig:
         object.__setattr__(self, "batch_sizes", tuple(sorted(sizes)))
 
     def runs(self) -> list[RunConfig]:
-        return [self.run.with_batch_size(b) for b in self.batch_sizes]
+        """One fixed run per size; with ``run.batch_schedule`` adaptive or increase, one more run beside
+        them that starts at the smallest size and may grow to the largest (or ``run.max_batch``)."""
+        fixed = dataclasses.replace(self.run, batch_schedule="fixed", max_batch=None)
+        runs = [fixed.with_batch_size(b) for b in self.batch_sizes]
+        if self.run.batch_schedule != "fixed":
+            largest = self.run.max_batch or self.batch_sizes[-1]
+            runs.append(dataclasses.replace(self.run, batch_size=self.batch_sizes[0], max_batch=largest))
+        return runs
 
 
 TUNERS: dict[str, str] = {"random": "RandomSearch", "bayesian": "BayesianOptimization", "hyperband": "Hyperband"}

@@ -23,6 +23,7 @@ from kerasbatch.errors import KerasbatchError
 from kerasbatch.plots_base import (BATCH_LABEL, CURVE_AXES, Study, batch_axis, by_batch, column, legend, load,
                                    log_y, new_figure)
 from kerasbatch.plots_boundary import decision_boundary
+from kerasbatch.plots_schedule import batch_schedule
 from kerasbatch.store import atomic_path, make_dir
 
 __all__ = ["BATCH_LABEL", "FIGURES", "PLOTS", "build_figures", "describe", "plot_study"]
@@ -225,7 +226,7 @@ def _over_training(study: Study, title: str, x: str, y: str, ylabel: str,
 # A figure's name is its function's name without the leading underscore, so the two cannot drift apart.
 _FIGURES: dict[str, Callable[[Study], Figure | None]] = {draw.__name__.lstrip("_"): draw for draw in (
     _val_accuracy_vs_batch, _learning_curves, _steps_to_target, _grad_norm_vs_batch, _weight_distance,
-    _throughput_vs_batch, _noise_scale, decision_boundary)}
+    _throughput_vs_batch, _noise_scale, decision_boundary, batch_schedule)}
 
 FIGURES: tuple[str, ...] = tuple(_FIGURES)
 """Every figure name, in the order plot_study writes them."""

@@ -11,7 +11,7 @@ import pytest
 from kerasbatch import train
 from kerasbatch.batch_schedule import AdaptivePolicy, default_max_batch, goodput, increase_plan, segment_epochs
 from kerasbatch.cli import run as cli
-from kerasbatch.config import DataConfig, ModelConfig, OptimConfig, RunConfig
+from kerasbatch.config import DataConfig, ModelConfig, OptimConfig, RunConfig, SweepConfig
 from kerasbatch.errors import ConfigError
 from kerasbatch.optim import BatchScaledSchedule, WarmupSchedule, save_model
 from kerasbatch.segments import Continued, train_traces
@@ -184,3 +184,19 @@ def test_a_run_whose_batch_changed_saves_a_model_plain_keras_loads(increase_run,
     assert "BatchScaledSchedule" not in zipfile.ZipFile(path).read("config.json").decode()
     loaded = keras.saving.load_model(path)
     assert float(loaded.optimizer.learning_rate) == pytest.approx(0.005, rel=1e-5)
+
+
+def test_a_sweep_trains_the_schedule_beside_the_fixed_sizes():
+    sweep = SweepConfig(run=RunConfig(batch_schedule="adaptive"), batch_sizes=(256, 32, 64))
+    runs = sweep.runs()
+    assert [(r.batch_schedule, r.batch_size, r.max_batch) for r in runs] == [
+        ("fixed", 32, None), ("fixed", 64, None), ("fixed", 256, None), ("adaptive", 32, 256)]
+    assert [train.run_id_for(r) for r in runs] == ["bs32", "bs64", "bs256", "adaptive_bs32"]
+
+
+def test_the_study_figures_show_the_batch_over_training(increase_run):
+    from kerasbatch.plots import build_figures
+
+    figure = build_figures(increase_run.path.parent)["batch_schedule"]
+    batch_axis = figure.axes[0]
+    assert batch_axis.get_lines()[0].get_ydata().tolist() == [32, 32, 320, 320]
