@@ -97,9 +97,13 @@ def _draw_run(ax: Axes, store: Store, run: pd.Series, arm: str | None) -> None:
     ax.set_ylim(low[1], high[1])
 
 
-def _predict(path: Path, points: np.ndarray) -> np.ndarray:
+def _predict(path: Path, points: np.ndarray, chunk: int = 8192) -> np.ndarray:
     """Class probabilities of the saved model at ``points`` (no optimizer state is needed to predict)."""
     import keras
 
     model = keras.saving.load_model(path, compile=False)
-    return np.asarray(model.predict(points.astype("float32"), batch_size=8192, verbose=0), dtype=float)
+    # Called directly, not through predict(): a predict function traced per loaded model makes
+    # TensorFlow warn about retracing once a figure holds a few panels.
+    parts = [keras.ops.convert_to_numpy(model(points[i:i + chunk].astype("float32"), training=False))
+             for i in range(0, len(points), chunk)]
+    return np.concatenate(parts).astype(float)

@@ -10,15 +10,17 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import matplotlib.image as mpimg
+import numpy as np
 import pandas as pd
 import pytest
+from matplotlib.container import ErrorbarContainer
 
 from kerasbatch import plots
 from kerasbatch.errors import KerasbatchError
-from kerasbatch.report import write_report
+from kerasbatch.report import mean_std, write_report
 from kerasbatch.store import read_json, write_json
-from kerasbatch.tables import study_table
-from tests.study_factory import TARGET, make_study
+from kerasbatch.tables import has_repeats, study_table
+from tests.study_factory import TARGET, make_arm_study, make_study
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 # What a study drawn from summaries and histories alone shows: the decision boundary needs saved models.
@@ -195,7 +197,7 @@ def test_an_unknown_plot_format_is_a_user_error(sweep, tmp_path):
 
 def test_plots_and_report_never_import_tensorflow(sweep, tmp_path):
     code = (
-        "import sys; from kerasbatch.report import write_report\n"  # the report draws every plot
+        "import sys; from kerasbatch.report import mean_std, write_report\n"  # the report draws every plot
         f"write_report({str(sweep)!r}, {str(tmp_path / 'r.html')!r})\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras')))"
     )
@@ -317,3 +319,194 @@ def test_missing_values_show_as_empty_cells_or_a_dash_never_none_or_nan(tmp_path
     assert "" in cells and "<th>note</th><td>—</td>" in text
     row = _comparison_rows(_Page(text)).set_index("run_id").loc["bs1024"]
     assert row["best_val_accuracy"] == "" and row["steps_to_target"] == "" and row["status"] == "diverged"
+
+
+# -- arms and repeats ----------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def arm_study(tmp_path_factory) -> Path:
+    """Two arms × three batch sizes × two seeds; one seed of base at 512 diverged."""
+    return make_arm_study(tmp_path_factory.mktemp("out"), failed=("base-bs512-s1",))
+
+
+@pytest.fixture(scope="module")
+def arm_figures(arm_study):
+    return plots.build_figures(arm_study)
+
+
+def _ok_runs(study: Path) -> pd.DataFrame:
+    frame = study_table(study)
+    return frame[frame["status"] == "ok"]
+
+
+def _seed_stats(study: Path, arm: str, column: str) -> pd.DataFrame:
+    """Mean and sample std across the ok seeds of ``arm``, per batch size, computed here with numpy."""
+    runs = _ok_runs(study).query("arm == @arm")
+    return pd.DataFrame([{"batch_size": b, "mean": np.mean(v), "std": np.std(v, ddof=1) if len(v) > 1 else 0.0}
+                         for b, v in ((b, group[column].to_numpy(float)) for b, group in runs.groupby("batch_size"))])
+
+
+def test_make_arm_study_names_runs_by_arm_batch_and_seed(arm_study):
+    frame = study_table(arm_study)
+    assert len(frame) == 12 and has_repeats(frame)
+    run = read_json(arm_study / "linear+warmup-bs128-s1" / "summary.json")
+    assert (run["arm"], run["batch_size"], run["seed"]) == ("linear+warmup", 128, 1)
+    assert frame.set_index("run_id").loc["base-bs512-s1", "status"] == "diverged"
+    # Seeds differ, and the warm-up arm learns better in this fake.
+    assert _seed_stats(arm_study, "linear+warmup", "best_val_accuracy")["std"].gt(0).all()
+    assert (_seed_stats(arm_study, "linear+warmup", "best_val_accuracy")["mean"]
+            > _seed_stats(arm_study, "base", "best_val_accuracy")["mean"]).all()
+
+
+def test_figures_vs_batch_draw_the_mean_of_each_arm_with_std_error_bars(arm_figures, arm_study):
+    ax = arm_figures["val_accuracy_vs_batch"].axes[0]
+    bars = {container.get_label(): container for container in ax.containers if isinstance(container, ErrorbarContainer)}
+    assert set(bars) == {f"{arm}: {series}" for arm in ("base", "linear+warmup")
+                         for series in ("best validation", "final validation", "test")}
+    for arm in ("base", "linear+warmup"):
+        expected = _seed_stats(arm_study, arm, "best_val_accuracy")
+        line, _, (segments,) = bars[f"{arm}: best validation"]
+        assert np.allclose(line.get_ydata(), expected["mean"])
+        # Arms are shifted a little apart along x, so their bars do not overlap.
+        assert np.allclose(line.get_xdata(), expected["batch_size"], rtol=0.1)
+        lows, highs = np.array([[seg[0][1], seg[1][1]] for seg in segments.get_segments()]).T
+        assert np.allclose(lows, expected["mean"] - expected["std"])
+        assert np.allclose(highs, expected["mean"] + expected["std"])
+    # base at 512 has one ok seed left: its bar has no length
+    base = bars["base: best validation"][2][0].get_segments()
+    assert base[2][0][1] == pytest.approx(base[2][1][1])
+
+
+def test_curves_draw_the_mean_over_seeds_with_a_std_band(arm_figures, arm_study):
+    ax = arm_figures["learning_curves"].axes[0]  # against epochs
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    assert set(lines) == {f"{arm}, B={b}" for arm in ("base", "linear+warmup") for b in (32, 128, 512)}
+    histories = [pd.read_csv(arm_study / f"linear+warmup-bs128-s{seed}" / "history.csv") for seed in (0, 1)]
+    values = np.stack([h["val_accuracy"].to_numpy() for h in histories])
+    mean, std = values.mean(axis=0), values.std(axis=0, ddof=1)
+    line = lines["linear+warmup, B=128"]
+    assert np.allclose(line.get_xdata(), [1, 2, 3]) and np.allclose(line.get_ydata(), mean)
+    assert std.min() > 0
+    band = ax.collections[ax.get_lines().index(line)]  # each mean line is drawn with its band
+    low, high = _band_edges(band, [1, 2, 3])
+    assert np.allclose(low, mean - std) and np.allclose(high, mean + std)
+    assert arm_figures["learning_curves"].legends[0].get_title().get_text() == "mean ± std over seeds"
+
+
+def _band_edges(band, xs) -> tuple[np.ndarray, np.ndarray]:
+    """The lower and upper edge of a fill_between band at each x."""
+    vertices = band.get_paths()[0].vertices
+    edges = [vertices[np.isclose(vertices[:, 0], x), 1] for x in xs]
+    return np.array([e.min() for e in edges]), np.array([e.max() for e in edges])
+
+
+def test_every_curve_figure_of_a_study_with_repeats_is_drawn(arm_figures, arm_study):
+    assert set(arm_figures) == set(SWEEP_FIGURES)
+    names = {path.stem for path in plots.plot_study(arm_study, arm_study.parent / "figs", formats=("png",))}
+    assert names == set(SWEEP_FIGURES)
+    steps = arm_figures["steps_to_target"].axes[0]
+    assert [c.get_label() for c in steps.containers] == [
+        "base: measured, mean ± std of the seeds on target", "linear+warmup: measured, mean ± std of the seeds on target"]
+
+
+def test_a_plain_sweep_has_no_error_bars_or_bands(sweep):
+    figures = plots.build_figures(sweep)
+    assert not figures["val_accuracy_vs_batch"].axes[0].containers
+    assert not any(ax.collections for ax in figures["learning_curves"].axes)
+
+
+def test_report_of_a_study_with_arms_gives_mean_and_std_per_arm_and_batch(arm_study, tmp_path, without_figures):
+    text = write_report(arm_study, tmp_path / "r.html").read_text()
+    assert _sections(text)[:4] == ["finding", "key-figure", "comparison", "differences"]
+    comparison = text.split('<section id="comparison">')[1].split("</section>")[0]
+    assert "<h2>Comparison: mean ± std over seeds</h2>" in comparison
+    (table,) = _tables(_Page(comparison), "arm")
+    assert list(table.columns[:5]) == ["arm", "batch", "runs", "ok", "best acc"]
+    assert table[["arm", "batch", "runs", "ok"]].values.tolist() == [
+        ["base", "32", "2", "2"], ["base", "128", "2", "2"], ["base", "512", "2", "1"],
+        ["linear+warmup", "32", "2", "2"], ["linear+warmup", "128", "2", "2"], ["linear+warmup", "512", "2", "2"]]
+    for arm in ("base", "linear+warmup"):
+        stats = _seed_stats(arm_study, arm, "best_val_accuracy")
+        cells = table.loc[table["arm"] == arm, "best acc"].tolist()
+        expected = [f"{m:.4f} ± {s:.4f}" for m, s in zip(stats["mean"], stats["std"])]
+        if arm == "base":  # one ok seed at 512: its value, no spread
+            expected[2] = f"{stats['mean'].iloc[2]:.4f}"
+        assert cells == expected
+    best = _seed_stats(arm_study, "linear+warmup", "best_val_accuracy").iloc[0]  # the highest mean of all
+    finding = re.search(r'<p class="finding">(.*?)</p>', text).group(1)
+    assert finding == ("Best by mean validation accuracy over seeds: arm <strong>linear+warmup</strong> at batch "
+                       f"size <strong>32</strong> (best_val_accuracy {best['mean']:.4f} ± {best['std']:.4f}, "
+                       "mean ± std of 2 ok runs).")
+
+
+def test_with_repeats_of_one_arm_the_finding_names_the_batch_size_only(tmp_path, without_figures):
+    study = make_arm_study(tmp_path, arms={"base": 0.0}, batch_sizes=(64, 256), seeds=(0, 1, 2))
+    text = write_report(study).read_text()
+    finding = re.search(r'<p class="finding">(.*?)</p>', text).group(1)
+    assert finding.startswith("Best by mean validation accuracy over seeds: batch size <strong>64</strong> (")
+    assert finding.endswith("mean ± std of 3 ok runs).")
+    (table,) = _tables(_Page(text), "arm")
+    assert list(table.columns[:3]) == ["arm", "batch", "runs"] and "ok" not in table.columns  # none failed
+    assert table["runs"].tolist() == ["3", "3"]
+
+
+def test_mean_std_keeps_four_significant_digits_of_the_mean_and_its_decimals_for_the_spread():
+    assert mean_std(0.93321, 9.7e-5) == "0.9332 ± 0.0001"
+    assert mean_std(2.2251, 0.0047) == "2.225 ± 0.005"
+    assert mean_std(14060.4, 321.7) == "14060 ± 322"
+    assert mean_std(0.5, float("nan")) == "0.5000" and mean_std(float("nan"), 0.1) == ""
+
+
+# -- decision boundary ---------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def dots_arms(tmp_path_factory) -> Path:
+    """Two arms × batch sizes 16 and 128 of one real epoch each on 300 dots (TensorFlow only here)."""
+    from kerasbatch import train
+    from kerasbatch.config import DataConfig, OptimConfig
+    from kerasbatch.store import Store
+    from tests.conftest import dots_run
+
+    store = Store(tmp_path_factory.mktemp("out"), "dots")
+    for arm, lr in (("slow", 0.05), ("fast", 0.2)):
+        for batch_size in (16, 128):
+            config = dots_run(data=DataConfig(dataset="dots", dots_samples=300), optim=OptimConfig(learning_rate=lr),
+                              batch_size=batch_size, epochs=1, diagnostics=())
+            train.run(config, store, f"{arm}-bs{batch_size}-s0", verbose=0, extra={"arm": arm})
+    return store.study_dir
+
+
+def test_decision_boundary_draws_the_models_half_probability_line_over_the_points(dots_arms):
+    import keras
+    from matplotlib.colors import to_rgba
+
+    from kerasbatch import data
+    from kerasbatch.config import DataConfig
+
+    fig = plots.build_figures(dots_arms)["decision_boundary"]
+    axes = [ax for ax in fig.axes if ax.get_visible() and ax.get_title()]
+    # Without a study file listing the arms, the table orders them by name.
+    assert [ax.get_title().split(" (")[0] for ax in axes] == ["fast, B=16", "fast, B=128", "slow, B=16", "slow, B=128"]
+    model = keras.saving.load_model(dots_arms / "slow-bs128-s0" / "model.keras", compile=False)
+    boundary = next(c for c in axes[3].collections if list(getattr(c, "levels", [])) == [0.5])
+    line = np.concatenate([path.vertices for path in boundary.get_paths()])
+    assert len(line) > 10
+    probability = model.predict(line.astype("float32"), verbose=0)[:, 1]
+    assert np.abs(probability - 0.5).max() < 0.02  # the line is where the model cannot decide
+    # Every training point is drawn, red for class 0 and blue for class 1.
+    dataset = data.load(DataConfig(dataset="dots", dots_samples=300))
+    points = axes[3].collections[-1]
+    order = np.lexsort(points.get_offsets().T)
+    drawn, expected = np.asarray(points.get_offsets())[order], dataset.x_train[np.lexsort(dataset.x_train.T)]
+    assert np.allclose(drawn, expected)
+    blue = np.isclose(points.get_facecolors()[order][:, 2], to_rgba("tab:blue")[2])
+    assert np.array_equal(blue, dataset.y_train[np.lexsort(dataset.x_train.T)] == 1)
+
+
+def test_decision_boundary_needs_2d_inputs_and_saved_models(dots_arms, tmp_path):
+    import shutil
+
+    copy = shutil.copytree(dots_arms, tmp_path / "dots")
+    for model in copy.glob("*/model.keras"):
+        model.unlink()
+    assert "decision_boundary" not in plots.build_figures(copy)
