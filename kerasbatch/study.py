@@ -8,8 +8,7 @@ repeats (``--repeats``) add seeds to the runs already there. TensorFlow is impor
 Example::
 
     from kerasbatch.study import run_study
-    from kerasbatch.study_config import load_study
-    result = run_study(load_study("experiments/batch_sweep.yaml", quick=True, repeats=2), out="runs")
+    result = run_study("experiments/batch_sweep.yaml", "runs", quick=True, repeats=2)
     print(result.text)  # the mean ± std table
 """
 
@@ -24,7 +23,7 @@ import pandas as pd
 from kerasbatch import tables
 from kerasbatch.progress import StudyProgress
 from kerasbatch.store import Store, check_writable
-from kerasbatch.study_config import StudyConfig, StudyRun
+from kerasbatch.study_config import StudyConfig, StudyRun, load_study
 
 if TYPE_CHECKING:
     from kerasbatch import train
@@ -57,19 +56,25 @@ class StudyResult:
         return all(run.ok for run in self.runs)
 
 
-def run_study(config: StudyConfig, out: str | Path = "runs", *, progress: StudyProgress | None = None,
-              verbose: int = 0) -> StudyResult:
-    """Train every run of ``config`` into ``<out>/<config.name>``, then write its table, figures and report.
+def run_study(config: StudyConfig | str | Path, out: str | Path = "runs", *, quick: bool = False,
+              repeats: int | None = None, progress: StudyProgress | None = None, verbose: int = 0) -> StudyResult:
+    """Train every run of a study into ``<out>/<study name>``, then write its table, figures and report.
 
     Everything is checked (the data, each arm's model, every batch size, the study's earlier settings and
     runs) before the first run starts, so a mistake costs nothing and writes nothing.
 
     Args:
-        config: the study (see :func:`kerasbatch.study_config.load_study`).
+        config: the study, or the path of a study file (see :func:`kerasbatch.study_config.load_study`).
         out: the folder of studies.
+        quick: with a path, apply the file's ``quick:`` block (a config has made that choice already).
+        repeats: with a path, the seeds per setting instead of the file's (a config has its own).
         progress: the display to keep up to date; ``None`` for silence.
         verbose: Keras's own per-epoch output inside each run (0 for none, 2 for a line per epoch).
     """
+    if isinstance(config, (str, Path)):
+        config = load_study(config, quick=quick, repeats=repeats)
+    elif quick or repeats is not None:
+        raise ValueError("quick and repeats apply to a study file; a StudyConfig has its own")
     store = Store(out, config.name)
     check_writable(store.study_dir)
     runs = list(config.runs())

@@ -93,7 +93,7 @@ def test_a_study_run_again_skips_its_finished_runs_and_redoes_an_interrupted_one
     interrupted = first.study_dir / "linear-bs32-s1" / "summary.json"
     kept = (first.study_dir / "none-bs32-s0" / "summary.json").read_text()
     interrupted.unlink()
-    again = run_study(load_study(path, quick=True, repeats=2), first.study_dir.parent)
+    again = run_study(path, first.study_dir.parent, quick=True, repeats=2)
     retrained = [r.run_id for r in again.runs if not r.skipped]
     assert retrained == ["linear-bs32-s1"] and interrupted.is_file()
     assert (first.study_dir / "none-bs32-s0" / "summary.json").read_text() == kept
