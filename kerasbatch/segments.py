@@ -292,7 +292,7 @@ def fit_segments(model: keras.Model, config: RunConfig, dataset: data.Dataset, c
         if chosen is None:
             continue
         decision, factor = chosen
-        _switch(model, callbacks, decision.batch_size, factor)
+        _switch(model, callbacks, batch, decision.batch_size, factor)
         batch, train_ds = decision.batch_size, None
         noise = getattr(callbacks.get("gradient_noise"), "accumulator", None)
         schedule.append(_entry(model, epoch, batch, decision.reason, noise.gns if noise else math.nan))
@@ -314,7 +314,7 @@ def _iterations(model: keras.Model) -> int:
     return int(keras.ops.convert_to_numpy(model.optimizer.iterations))
 
 
-def _switch(model: keras.Model, callbacks: dict, batch_size: int, factor: float) -> None:
+def _switch(model: keras.Model, callbacks: dict, previous: int, batch_size: int, factor: float) -> None:
     schedule = batch_scaled_schedule(model)
     if schedule is None:
         raise RuntimeError("a changing batch needs the model compiled with a BatchScaledSchedule "
@@ -323,6 +323,8 @@ def _switch(model: keras.Model, callbacks: dict, batch_size: int, factor: float)
     for callback in callbacks.values():
         if hasattr(callback, "set_batch_size"):
             callback.set_batch_size(batch_size)
+    if "evaluation" in callbacks:  # as many examples between evaluations as before the switch
+        callbacks["evaluation"].rescale(batch_size, previous)
 
 
 def _entry(model: keras.Model, epoch: int, batch_size: int, reason: str, noise_scale: float) -> dict[str, Any]:

@@ -200,3 +200,22 @@ def test_the_study_figures_show_the_batch_over_training(increase_run):
     figure = build_figures(increase_run.path.parent)["batch_schedule"]
     batch_axis = figure.axes[0]
     assert batch_axis.get_lines()[0].get_ydata().tolist() == [32, 32, 320, 320]
+
+
+def test_step_evaluation_keeps_its_examples_between_evaluations_across_a_switch(monkeypatch):
+    from kerasbatch.callbacks import step_evaluation
+
+    class Model:
+        stop_training = False
+
+    evaluation = step_evaluation.StepEvaluation(validation_data=None, every=8)
+    evaluation.set_model(Model())
+    evaluated = []
+    monkeypatch.setattr(step_evaluation, "evaluate_keeping_metrics",
+                        lambda model, data: evaluated.append(evaluation._step) or {})
+    for _ in range(10):
+        evaluation.on_train_batch_end(0, {})
+    evaluation.rescale(128, previous=32)  # 8 steps of 32 = 2 steps of 128
+    for _ in range(5):
+        evaluation.on_train_batch_end(0, {})
+    assert evaluated == [8, 12, 14] and evaluation.every == 2

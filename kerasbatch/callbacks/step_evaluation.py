@@ -31,6 +31,7 @@ class StepEvaluation(keras.callbacks.Callback):
         every: evaluate every this many steps; ``None`` for epoch ends only.
         initial_step: steps trained before this ``fit`` (a warm start), so the rhythm is the whole
             training's: a run continued at step 6 with ``every=4`` evaluates at steps 8, 12, …
+            After :meth:`rescale` the rhythm counts from the switch, in as many examples as before.
 
     Example:
         >>> evaluation = StepEvaluation(val_ds, every=10)
@@ -49,12 +50,22 @@ class StepEvaluation(keras.callbacks.Callback):
         self.eval_seconds = 0.0
         self.evaluations = 0
         self._step = self.initial_step
+        self._anchor = 0  # the rhythm counts from here: step 0, or the step where the batch last changed
         self._test_start = None
+        self._examples_between = None
+
+    def rescale(self, batch_size: int, previous: int) -> None:
+        """The batch changes (between ``fit`` calls): keep the examples between evaluations, not the steps."""
+        if self.every is None:
+            return
+        self._examples_between = self._examples_between or self.every * previous
+        self.every = max(1, round(self._examples_between / batch_size))
+        self._anchor = self._step
 
     def on_train_batch_end(self, batch, logs=None):
         self._step += 1
         # A step after which training stops (a NaN loss) is not worth an evaluation.
-        if self.every is None or self._step % self.every or self.model.stop_training:
+        if self.every is None or (self._step - self._anchor) % self.every or self.model.stop_training:
             return
         start = time.perf_counter()
         results = evaluate_keeping_metrics(self.model, self.validation_data)
