@@ -33,10 +33,8 @@ REPORT = "report.html"
 # How the finding names each metric, and the figure that shows it best.
 _METRIC_WORDS = {"val_accuracy": "validation accuracy", "seconds_to_target": "seconds to the target"}
 _KEY_FIGURE = {"val_accuracy": "val_accuracy_vs_batch", "seconds_to_target": "learning_curves"}
-# What a study with arms or repeats shows as mean ± std per (arm, batch size), with short headers.
-_MEAN_STD_VIEW = {"best_val_accuracy": "best acc", "final_val_accuracy": "final acc", "test_accuracy": "test acc",
-                  "epochs_to_target": "ep to target", "seconds_to_target": "s to target",
-                  "samples_per_second": "samples/s", "gns": "gns"}
+# Counts, whose means are shown as whole numbers.
+_COUNTS = ("epochs_to_target", "steps_to_target", "examples_to_target")
 
 _STYLE = """
 body { font: 15px/1.5 system-ui, -apple-system, "Segoe UI", sans-serif; color: #222; max-width: 1200px;
@@ -126,35 +124,27 @@ def _comparison(frame: pd.DataFrame, repeated: bool) -> str:
 
 
 def _mean_std_view(frame: pd.DataFrame) -> pd.DataFrame:
-    """Per arm and batch size: how many runs (and how many ended ok), then ``mean ± std`` of the metrics
-    of :data:`_MEAN_STD_VIEW` that some run measured."""
-    metrics = [c for c in _MEAN_STD_VIEW if c in frame.columns and pd.to_numeric(frame[c], errors="coerce").notna().any()]
+    """The cells of ``kerasbatch compare``'s table of a study with arms or repeats, every column kept:
+    per (arm, batch size) the runs, then ``mean ± std`` over seeds, ``(k/n)`` when only k had a value."""
+    metrics = [c for c in tables.AGGREGATE_VIEW if c not in ("arm", "batch_size", "n") and c in frame.columns
+               and frame[c].notna().any()]
     means = tables.aggregate(frame, metrics)
-    view = means[["arm", "batch_size", "n"]].rename(columns={"batch_size": "batch", "n": "runs"})
-    if "status" in frame.columns and (frame["status"] != "ok").any():
-        ok = tables.aggregate(frame.assign(ok=(frame["status"] == "ok").astype(float)), ["ok"])
-        view.insert(3, "ok", (ok["ok_mean"] * ok["n"]).round().astype(int))
+    arms = frame["arm"].fillna(tables.DEFAULT_ARM) if "arm" in frame.columns else tables.DEFAULT_ARM
+    counts = frame.assign(arm=arms).groupby(["arm", "batch_size"])[metrics].count()
+    settings = list(zip(means["arm"], means["batch_size"]))
+    view = means[["arm", "batch_size", "n"]].astype(object)
     for metric in metrics:
-        view[_MEAN_STD_VIEW[metric]] = [mean_std(m, s) for m, s in zip(means[f"{metric}_mean"], means[f"{metric}_std"])]
-    return view
-
-
-def mean_std(mean: float, std: float) -> str:
-    """``0.9712 ± 0.0031``: the mean to 4 significant digits (whole numbers from 1000) and the spread to
-    the same decimal places; the mean alone for a single run, nothing when no run has a value."""
-    if pd.isna(mean):
-        return ""
-    if mean and abs(mean) < 1e-3:
-        text, spread = f"{mean:.4g}", f"{std:.2g}"
-    else:
-        decimals = max(0, 3 - math.floor(math.log10(abs(mean)))) if mean else 4
-        text, spread = f"{mean:.{decimals}f}", f"{std:.{decimals}f}"
-    return text if pd.isna(std) else f"{text} ± {spread}"
+        view[metric] = tables.mean_std_cells(means[f"{metric}_mean"], means[f"{metric}_std"],
+                                             counts.loc[settings, metric].to_numpy(), means["n"],
+                                             count_like=metric in _COUNTS)
+    if means["arm"].nunique() == 1:
+        view = view.drop(columns="arm")
+    return view.rename(columns=tables.AGGREGATE_VIEW)
 
 
 def _finding(study_dir: Path, frame: pd.DataFrame, study: dict[str, Any], metric: str, repeated: bool) -> str:
     """The answer first: the best batch size (and arm) by the study's metric, then what the study was."""
-    best = _best_mean(frame, metric) if repeated else _best(study_dir, frame, metric)
+    best = _best_mean(study_dir, frame, metric) if repeated else _best(study_dir, frame, metric)
     parts = [f'<p class="finding">{best}</p>']
     kind = html.escape(str(study.get("kind", "unknown")))
     statuses = Counter(frame["status"].fillna("unknown")) if "status" in frame.columns else Counter()
@@ -183,20 +173,26 @@ def _best(study_dir: Path, frame: pd.DataFrame, metric: str) -> str:
             f"({html.escape(field)} {html.escape(value)}, run {html.escape(run_id)}).")
 
 
-def _best_mean(frame: pd.DataFrame, metric: str) -> str:
-    """The (arm, batch size) whose ok runs have the best mean of the metric; ties go to the earlier arm,
-    then the smaller batch size."""
-    words, (field, direction) = _METRIC_WORDS.get(metric, metric), tables.METRICS[metric]
-    ok = frame[frame["status"] == "ok"] if "status" in frame.columns else frame
-    means = tables.aggregate(ok, [field]) if field in ok.columns and len(ok) else pd.DataFrame()
-    means = means.dropna(subset=[f"{field}_mean"]) if len(means) else means
-    if means.empty:
-        return f"No best batch size by mean {html.escape(words)}: no ok run has a {html.escape(field)}."
-    best = means.loc[means[f"{field}_mean"].idxmax() if direction == "max" else means[f"{field}_mean"].idxmin()]
-    arm = f"arm <strong>{_text(best['arm'])}</strong> at " if means["arm"].nunique() > 1 else ""
-    value = mean_std(best[f"{field}_mean"], best[f"{field}_std"]) + (" s" if metric == "seconds_to_target" else "")
-    return (f"Best by mean {html.escape(words)} over seeds: {arm}batch size <strong>{best['batch_size']:.0f}"
-            f"</strong> ({html.escape(field)} {html.escape(value)}, mean ± std of {best['n']} ok runs).")
+def _best_mean(study_dir: Path, frame: pd.DataFrame, metric: str) -> str:
+    """The (arm, batch size) that ``export --best`` picks (the best mean over seeds, complete settings
+    first), with the mean ± std of its ok runs and its best seed."""
+    words, (field, _) = _METRIC_WORDS.get(metric, metric), tables.METRICS[metric]
+    try:
+        run_id = tables.best_run(study_dir, metric).name
+    except KerasbatchError as exc:
+        return f"No best batch size by mean {html.escape(words)}: {html.escape(str(exc))}."
+    run = frame.set_index("run_id").loc[run_id]
+    arm = run.get("arm") if isinstance(run.get("arm"), str) else tables.DEFAULT_ARM
+    ok = tables.aggregate(frame[frame["status"] == "ok"], [field]).set_index(["arm", "batch_size"])
+    best = ok.loc[(arm, run["batch_size"])]
+    value = tables.mean_std_cells(pd.Series([best[f"{field}_mean"]]), pd.Series([best[f"{field}_std"]]), [1], [1],
+                                  count_like=field in _COUNTS)[0] + (" s" if metric == "seconds_to_target" else "")
+    named = f"arm <strong>{_text(arm)}</strong> at " if ok.index.get_level_values("arm").nunique() > 1 else ""
+    runs = int(best["n"])
+    plural = "" if runs == 1 else "s"
+    return (f"Best by mean {html.escape(words)} over seeds: {named}batch size <strong>{_text(run['batch_size'])}"
+            f"</strong> ({html.escape(field)} {html.escape(value)} over {runs} ok run{plural}; best seed: "
+            f"run {html.escape(run_id)}).")
 
 
 def _incomplete_runs(study_dir: Path) -> list[str]:

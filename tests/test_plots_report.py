@@ -17,14 +17,15 @@ from matplotlib.container import ErrorbarContainer
 
 from kerasbatch import plots
 from kerasbatch.errors import KerasbatchError
-from kerasbatch.report import mean_std, write_report
+from kerasbatch.report import write_report
 from kerasbatch.store import read_json, write_json
 from kerasbatch.tables import has_repeats, study_table
 from tests.study_factory import TARGET, make_arm_study, make_study
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-# What a study drawn from summaries and histories alone shows: the decision boundary needs saved models.
-SWEEP_FIGURES = tuple(name for name in plots.FIGURES if name != "decision_boundary")
+# What a fixed-batch study drawn from summaries and histories alone shows: the decision boundary needs
+# saved models of 2-D data, the batch schedule runs whose batch size changed.
+SWEEP_FIGURES = tuple(name for name in plots.FIGURES if name not in ("decision_boundary", "batch_schedule"))
 
 
 @pytest.fixture(scope="module")
@@ -197,7 +198,7 @@ def test_an_unknown_plot_format_is_a_user_error(sweep, tmp_path):
 
 def test_plots_and_report_never_import_tensorflow(sweep, tmp_path):
     code = (
-        "import sys; from kerasbatch.report import mean_std, write_report\n"  # the report draws every plot
+        "import sys; from kerasbatch.report import write_report\n"  # the report draws every plot
         f"write_report({str(sweep)!r}, {str(tmp_path / 'r.html')!r})\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras')))"
     )
@@ -421,22 +422,24 @@ def test_report_of_a_study_with_arms_gives_mean_and_std_per_arm_and_batch(arm_st
     comparison = text.split('<section id="comparison">')[1].split("</section>")[0]
     assert "<h2>Comparison: mean ± std over seeds</h2>" in comparison
     (table,) = _tables(_Page(comparison), "arm")
-    assert list(table.columns[:5]) == ["arm", "batch", "runs", "ok", "best acc"]
-    assert table[["arm", "batch", "runs", "ok"]].values.tolist() == [
-        ["base", "32", "2", "2"], ["base", "128", "2", "2"], ["base", "512", "2", "1"],
-        ["linear+warmup", "32", "2", "2"], ["linear+warmup", "128", "2", "2"], ["linear+warmup", "512", "2", "2"]]
+    assert list(table.columns[:5]) == ["arm", "batch", "n", "lr", "best acc"]
+    assert table[["arm", "batch", "n"]].values.tolist() == [
+        ["base", "32", "2"], ["base", "128", "2"], ["base", "512", "2"],
+        ["linear+warmup", "32", "2"], ["linear+warmup", "128", "2"], ["linear+warmup", "512", "2"]]
     for arm in ("base", "linear+warmup"):
         stats = _seed_stats(arm_study, arm, "best_val_accuracy")
         cells = table.loc[table["arm"] == arm, "best acc"].tolist()
-        expected = [f"{m:.4f} ± {s:.4f}" for m, s in zip(stats["mean"], stats["std"])]
-        if arm == "base":  # one ok seed at 512: its value, no spread
-            expected[2] = f"{stats['mean'].iloc[2]:.4f}"
+        expected = [f"{m:.3f} ± {s:.3f}" for m, s in zip(stats["mean"], stats["std"])]
+        if arm == "base":  # one of two seeds ok at 512: its value, and how many runs it stands for
+            expected[2] = f"{stats['mean'].iloc[2]:.3f} (1/2)"
         assert cells == expected
     best = _seed_stats(arm_study, "linear+warmup", "best_val_accuracy").iloc[0]  # the highest mean of all
+    seeds = _ok_runs(arm_study).query("run_id.str.startswith('linear+warmup-bs32-')", engine="python")
+    best_seed = seeds.sort_values("best_val_accuracy")["run_id"].iloc[-1]
     finding = re.search(r'<p class="finding">(.*?)</p>', text).group(1)
     assert finding == ("Best by mean validation accuracy over seeds: arm <strong>linear+warmup</strong> at batch "
-                       f"size <strong>32</strong> (best_val_accuracy {best['mean']:.4f} ± {best['std']:.4f}, "
-                       "mean ± std of 2 ok runs).")
+                       f"size <strong>32</strong> (best_val_accuracy {best['mean']:.3f} ± {best['std']:.3f} over 2 "
+                       f"ok runs; best seed: run {best_seed}).")
 
 
 def test_with_repeats_of_one_arm_the_finding_names_the_batch_size_only(tmp_path, without_figures):
@@ -444,17 +447,10 @@ def test_with_repeats_of_one_arm_the_finding_names_the_batch_size_only(tmp_path,
     text = write_report(study).read_text()
     finding = re.search(r'<p class="finding">(.*?)</p>', text).group(1)
     assert finding.startswith("Best by mean validation accuracy over seeds: batch size <strong>64</strong> (")
-    assert finding.endswith("mean ± std of 3 ok runs).")
-    (table,) = _tables(_Page(text), "arm")
-    assert list(table.columns[:3]) == ["arm", "batch", "runs"] and "ok" not in table.columns  # none failed
-    assert table["runs"].tolist() == ["3", "3"]
-
-
-def test_mean_std_keeps_four_significant_digits_of_the_mean_and_its_decimals_for_the_spread():
-    assert mean_std(0.93321, 9.7e-5) == "0.9332 ± 0.0001"
-    assert mean_std(2.2251, 0.0047) == "2.225 ± 0.005"
-    assert mean_std(14060.4, 321.7) == "14060 ± 322"
-    assert mean_std(0.5, float("nan")) == "0.5000" and mean_std(float("nan"), 0.1) == ""
+    assert "over 3 ok runs; best seed: run base-bs64-s" in finding
+    (table,) = _tables(_Page(text), "batch")  # one arm: no arm column
+    assert list(table.columns[:3]) == ["batch", "n", "lr"] and table["n"].tolist() == ["3", "3"]
+    assert all(" ± " in cell for cell in table["best acc"])
 
 
 # -- decision boundary ---------------------------------------------------------------------------------
