@@ -64,18 +64,20 @@ def metrics_vs_batch(ax: Axes, runs: pd.DataFrame, series: Sequence[tuple[str, s
 
 
 def mean_curve(histories: Sequence[pd.DataFrame], x: str, y: str) -> pd.DataFrame | None:
-    """Columns ``x`` (its mean), ``mean``, ``std`` (0 where one run) and ``n`` of ``y`` per epoch.
+    """Columns ``x`` (its mean), ``mean`` and ``std`` (0 for one run) of ``y`` per epoch.
 
     Runs are aligned by epoch: at one epoch, seeds have taken the same steps; their wall times differ,
-    so the x of a time axis is the mean time at that epoch.
+    so the x of a time axis is the mean time at that epoch. Only epochs every run reached are kept: past
+    the first run that stopped (at its target), a mean of the others would show only the slow seeds.
     """
     wanted = list(dict.fromkeys(["epoch", x, y]))
-    parts = [h[wanted] for h in histories if h is not None and set(wanted) <= set(h.columns)]
-    rows = pd.concat(parts).dropna() if parts else pd.DataFrame()
+    parts = [h[wanted].dropna() for h in histories if h is not None and set(wanted) <= set(h.columns)]
+    rows = pd.concat(parts) if parts else pd.DataFrame()
     if rows.empty:
         return None
     stats = rows.groupby("epoch").agg(x=(x, "mean"), mean=(y, "mean"), std=(y, "std"), n=(y, "size"))
-    return stats.assign(std=stats["std"].fillna(0.0)).reset_index(drop=True)
+    stats = stats[stats["n"] == len(parts)]
+    return None if stats.empty else stats.assign(std=stats["std"].fillna(0.0)).reset_index(drop=True)
 
 
 def mean_curves(ax: Axes, study: Study, x: str, y: str) -> int:

@@ -506,3 +506,15 @@ def test_decision_boundary_needs_2d_inputs_and_saved_models(dots_arms, tmp_path)
     for model in copy.glob("*/model.keras"):
         model.unlink()
     assert "decision_boundary" not in plots.build_figures(copy)
+
+
+def test_a_mean_curve_ends_where_the_first_seed_stopped():
+    from kerasbatch.plots_repeats import mean_curve
+
+    stopped = pd.DataFrame({"epoch": [1, 2], "steps": [10, 20], "val_accuracy": [0.5, 0.9]})
+    longer = pd.DataFrame({"epoch": [1, 2, 3], "steps": [10, 20, 30], "val_accuracy": [0.3, 0.7, 0.8]})
+    curve = mean_curve([stopped, longer], "steps", "val_accuracy")
+    assert curve["x"].tolist() == [10, 20] and np.allclose(curve["mean"], [0.4, 0.8])
+    assert np.allclose(curve["std"], [np.std([0.5, 0.3], ddof=1), np.std([0.9, 0.7], ddof=1)])
+    assert mean_curve([longer], "epoch", "val_accuracy")["std"].tolist() == [0.0, 0.0, 0.0]
+    assert mean_curve([longer.drop(columns="steps")], "steps", "val_accuracy") is None
