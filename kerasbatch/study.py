@@ -78,7 +78,7 @@ def run_study(config: StudyConfig | str | Path, out: str | Path = "runs", *, qui
     store = Store(out, config.name)
     check_writable(store.study_dir)
     runs = list(config.runs())
-    _validate(config, runs, store)
+    _validate(runs, store)
     store.claim_study(KIND, config.shared_settings())
     results = []
     for index, run in enumerate(runs, start=1):
@@ -87,13 +87,17 @@ def run_study(config: StudyConfig | str | Path, out: str | Path = "runs", *, qui
     return _write_up(store.study_dir, results)
 
 
-def _validate(config: StudyConfig, runs: list[StudyRun], store: Store) -> None:
+def _validate(runs: list[StudyRun], store: Store) -> None:
+    """Check every run before any trains: data and batch size per setting, the model per arm, the store."""
     from kerasbatch import train
 
-    checked_models = set()
+    checked: set[tuple[str, int]] = set()
     for run in runs:
-        train.validate(run.config, model=run.arm not in checked_models)  # one model serves every batch size
-        checked_models.add(run.arm)
+        setting = (run.arm, run.config.batch_size)
+        if setting not in checked:  # the seed changes neither the data nor the model's shape
+            # One model per arm serves every batch size.
+            train.validate(run.config, model=not any(arm == run.arm for arm, _ in checked))
+            checked.add(setting)
         store.check_run(run.run_id, run.config.identity())
 
 
@@ -108,7 +112,7 @@ def _tracked_run(run: StudyRun, store: Store, progress: StudyProgress | None, in
     label = f"[{index}/{total}] {run.run_id}"
     if store.is_complete(run.run_id):
         result = train.run(run.config, store, run.run_id, verbose=verbose, extra=extra)
-        progress.skip_run(index, "already done", label=label)
+        progress.skip_run(index, train.describe(result), label=label)
         return result
     progress.start_run(index, run.config.batch_size, run.config.epochs, learning_rate=run.config.learning_rate,
                        label=label)
