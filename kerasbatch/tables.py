@@ -143,14 +143,11 @@ AGGREGATE_VIEW = {
 _AGGREGATE_DROP_FIRST = ("final_val_accuracy", "gns", "samples_per_second", "learning_rate", "steps_to_target")
 
 
-def render_aggregate(frame: pd.DataFrame, width: int = MAX_WIDTH) -> str:
-    """The compact view of runs taken together per (arm, batch size), as markdown: ``0.953 ± 0.004``
-    (mean ± std across seeds), a bare mean where the runs agree (the learning rate) or there is one.
-
-    A mean counts only the runs with a value; ``(2/3)`` says when some had none (a run that never
-    reached the target has no ``steps_to_target``).
-    The arm column shows only when there are several; columns go in a fixed order should the table be
-    wider than ``width``.
+def aggregate_view(frame: pd.DataFrame) -> pd.DataFrame:
+    """The :data:`AGGREGATE_VIEW` columns of :func:`aggregate` as text cells, one row per (arm, batch size):
+    ``0.953 ± 0.004`` (mean ± std across seeds), a bare mean where the runs agree (the learning rate) or
+    there is one run. A mean counts only the runs with a value; ``(2/3)`` says when some had none (a run
+    that never reached the target has no ``steps_to_target``). The arm column only when there are several.
     """
     frame = _with_arm(frame)
     metrics = [c for c in AGGREGATE_VIEW if c in frame.columns and c not in ("arm", "batch_size", "n")
@@ -161,9 +158,14 @@ def render_aggregate(frame: pd.DataFrame, width: int = MAX_WIDTH) -> str:
     for metric in metrics:
         reached = counts.loc[list(zip(table["arm"], table["batch_size"])), metric].to_numpy()
         cells[metric] = mean_std_cells(table[f"{metric}_mean"], table[f"{metric}_std"], reached, table["n"],
-                                        count_like=metric in _INTEGER_COLUMNS)
-    if table["arm"].nunique() == 1:
-        cells = cells.drop(columns="arm")
+                                       count_like=metric in _INTEGER_COLUMNS)
+    return cells.drop(columns="arm") if table["arm"].nunique() == 1 else cells
+
+
+def render_aggregate(frame: pd.DataFrame, width: int = MAX_WIDTH) -> str:
+    """:func:`aggregate_view` as markdown with short headers; should it be wider than ``width``, columns
+    go in a fixed order."""
+    cells = aggregate_view(frame)
     while True:
         with headers_unpadded():
             text = cells.rename(columns=AGGREGATE_VIEW).to_markdown(index=False, disable_numparse=True,

@@ -106,6 +106,7 @@ def test_the_study_command_prints_the_mean_and_std_table_and_compare_shows_it_to
     assert code == 0, err
     lines = out.strip().splitlines()
     assert len(lines) == 2 + 4 and all(" ± " in line for line in lines[2:])
+    assert max(len(line) for line in lines) <= 120
     code, compared, _ = call(capsys, "compare", result.study_dir)
     assert code == 0 and compared == out
     code, by_run, _ = call(capsys, "compare", result.study_dir, "--by-run")

@@ -134,3 +134,14 @@ def test_a_setting_with_a_failed_seed_ranks_after_complete_ones(tmp_path):
     summary_path = study / "a-bs32-s1" / "summary.json"
     summary_path.write_text(summary_path.read_text().replace('"status": "ok"', '"status": "diverged"'))
     assert tables.best_run(study).name == "a-bs256-s1"
+
+
+def test_the_mean_std_view_writes_each_setting_as_mean_plus_minus_std_with_counts(tmp_path):
+    frame = tables.study_table(_repeated_study(tmp_path))
+    view = tables.aggregate_view(frame)
+    assert list(view.columns) == ["arm", "batch_size", "n", "best_val_accuracy", "steps_to_target"]
+    assert view.iloc[0].tolist() == ["linear", 32, 3, "0.910 ± 0.010", "150 ± 71 (2/3)"]
+    text = tables.render_aggregate(frame)
+    assert text.splitlines()[0].split("|")[1:-1] == [" arm    ", " batch ", " n ", "      best acc ",
+                                                      " steps to target "]
+    assert "| none   |   256 | 3 | 0.810 ± 0.010 |  150 ± 71 (2/3) |" in text
