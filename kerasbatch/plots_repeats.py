@@ -50,14 +50,15 @@ def metrics_vs_batch(ax: Axes, runs: pd.DataFrame, series: Sequence[tuple[str, s
     names, drawn = arms(runs), 0
     for index, arm in enumerate(names):
         rows = means[means["arm"] == arm]
-        for (name, label), marker in zip(series, "os^"):  # a series keeps its marker when others are absent
+        # A series keeps its marker and line style (when others are absent too); the arm gives the colour.
+        for (name, label), marker, style in zip(series, "os^", LINE_STYLES):
             if (name, label) not in present or rows[f"{name}_mean"].isna().all():
                 continue
             shown = rows[rows[f"{name}_mean"].notna()]
             words = [arm] * (len(names) > 1) + [label] * bool(label)
             ax.errorbar(_dodge(shown["batch_size"], index, len(names)), shown[f"{name}_mean"],
                         yerr=shown[f"{name}_std"].fillna(0.0), marker=marker, fillstyle="none", markersize=7,
-                        capsize=3, label=": ".join(words) or arm,
+                        linestyle=style, capsize=3, label=": ".join(words) or arm,
                         color=arm_color(index) if len(names) > 1 else None)
             drawn += 1
     return drawn

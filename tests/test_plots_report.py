@@ -407,7 +407,7 @@ def test_every_curve_figure_of_a_study_with_repeats_is_drawn(arm_figures, arm_st
     assert names == set(SWEEP_FIGURES)
     steps = arm_figures["steps_to_target"].axes[0]
     assert [c.get_label() for c in steps.containers] == [
-        "base: measured, mean ± std of the seeds on target", "linear+warmup: measured, mean ± std of the seeds on target"]
+        f"{arm}: measured, mean ± std of the seeds on target" for arm in ("base", "linear+warmup")]
 
 
 def test_a_plain_sweep_has_no_error_bars_or_bands(sweep):
