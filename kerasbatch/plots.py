@@ -1,9 +1,13 @@
 """Figures that compare the runs of a study: accuracy, learning curves, steps to target, gradients.
 
 Only the study folder is read (``summary.json`` via :func:`kerasbatch.tables.study_table`, and each
-run's ``history.csv``), so plotting never needs TensorFlow. Figures use matplotlib's object-oriented
-API, never pyplot, so no global figure state is created or leaked. Example: ``plot_study("runs/demo")``
-writes ``runs/demo/plots/<figure>.png`` and ``.svg`` for each figure in :data:`FIGURES` that has data.
+run's ``history.csv``), so plotting needs no TensorFlow; the one exception is the decision boundary of
+runs on 2-D points (:mod:`kerasbatch.plots_boundary`), which runs their saved models. A study with arms
+or repeated seeds is drawn as the mean of each (arm, batch size) with ± std error bars or bands
+(:mod:`kerasbatch.plots_repeats`); a plain sweep or search as one line or point per run. Figures use
+matplotlib's object-oriented API, never pyplot, so no global figure state is created or leaked. Example:
+``plot_study("runs/demo")`` writes ``runs/demo/plots/<figure>.png`` and ``.svg`` for each figure in
+:data:`FIGURES` that has data.
 """
 
 from __future__ import annotations
