@@ -117,11 +117,24 @@ class StudyConfig:
     def shared_settings(self) -> dict[str, Any]:
         """What ``study.json`` records, and every later run of the study must agree on: the settings the
         runs share (their batch size and seed vary), each arm's overrides, and quick or full."""
-        shared = self.arm_config(Arm(DEFAULT_ARM), self.batch_sizes[0]).identity()
+        shared = _common([self.arm_config(arm, self.batch_sizes[0]).identity() for arm in self.arms])
         shared.pop("batch_size")
         shared.pop("seed")
         arms = [{"name": arm.name, **arm.overrides} for arm in self.arms]
         return {**shared, "arms": arms, "quick": self.quick}
+
+
+def _common(configs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The (nested) settings on which every config agrees; those an arm changes are left out."""
+    first, rest = configs[0], configs[1:]
+    common = {}
+    for key, value in first.items():
+        others = [config.get(key) for config in rest]
+        if isinstance(value, dict) and all(isinstance(other, dict) for other in others):
+            common[key] = _common([value, *others])
+        elif all(other == value for other in others):
+            common[key] = value
+    return common
 
 
 def load_study(path: str | Path, *, quick: bool = False, repeats: int | None = None) -> StudyConfig:

@@ -64,6 +64,8 @@ def test_every_arm_batch_size_and_seed_is_a_run_with_its_arm_and_seed_recorded(s
     assert store.read_summary("none-bs256-s0")["learning_rate"] == pytest.approx(0.05)
     manifest = json.loads((result.study_dir / "study.json").read_text())
     assert manifest["kind"] == "study" and manifest["settings"]["quick"] is True
+    # Shared: what every run has; what an arm changes is under its arm only.
+    assert manifest["settings"]["optim"]["learning_rate"] == 0.05 and "lr_scaling" not in manifest["settings"]["optim"]
     assert manifest["settings"]["arms"] == [{"name": "none", "lr_scaling": "none"},
                                             {"name": "linear", "lr_scaling": "linear"}]
     assert result.report is not None and result.report.is_file()
