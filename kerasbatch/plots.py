@@ -65,9 +65,11 @@ def build_figures(study_dir: str | Path) -> dict[str, Figure]:
     return {name: fig for name, fig in figures.items() if fig is not None}
 
 
-def describe(name: str) -> str:
-    """A caption for figure ``name``: what it shows and how to read it."""
-    return " ".join((_FIGURES[name].__doc__ or name).split())
+def describe(name: str, repeats_drawn: bool = False) -> str:
+    """A caption for figure ``name``: what it shows and how to read it (``repeats_drawn``: of a study with
+    arms or repeats, whose figures draw means with their spread)."""
+    caption = " ".join((_FIGURES[name].__doc__ or name).split())
+    return f"{caption} {repeats.CAPTION}" if repeats_drawn and name in _DRAWN_WITH_REPEATS else caption
 
 
 def _check_formats(formats: Iterable[str]) -> list[str]:
@@ -231,6 +233,10 @@ def _over_training(study: Study, title: str, x: str, y: str, ylabel: str,
 _FIGURES: dict[str, Callable[[Study], Figure | None]] = {draw.__name__.lstrip("_"): draw for draw in (
     _val_accuracy_vs_batch, _learning_curves, _steps_to_target, _grad_norm_vs_batch, _weight_distance,
     _throughput_vs_batch, _noise_scale, decision_boundary, batch_schedule)}
+
+# The figures that draw a study with arms or repeats as means with their spread.
+_DRAWN_WITH_REPEATS = ("val_accuracy_vs_batch", "learning_curves", "steps_to_target", "grad_norm_vs_batch",
+                       "weight_distance", "throughput_vs_batch", "noise_scale")
 
 FIGURES: tuple[str, ...] = tuple(_FIGURES)
 """Every figure name, in the order plot_study writes them."""

@@ -22,6 +22,8 @@ from kerasbatch.plots_base import Study, column
 LINE_STYLES = ("-", "--", ":", "-.")
 BAND_ALPHA = 0.2
 LEGEND_TITLE = "mean ± std over seeds"
+CAPTION = ("Runs are taken together per arm and batch size: the mean over their seeds, ± one standard "
+           "deviation as error bars or a shaded band.")
 
 
 def arms(runs: pd.DataFrame) -> list[str]:

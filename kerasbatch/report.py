@@ -76,10 +76,10 @@ def write_report(study_dir: str | Path, output: str | Path | None = None) -> Pat
     sections = [
         _finding(study_dir, frame, study, metric, repeated),
         _suggestion(study_dir),
-        _figures("key-figure", None, {key: figures[key]} if key else {}),
+        _figures("key-figure", None, {key: figures[key]} if key else {}, repeated),
         _comparison(frame, repeated),
         _differences(study_dir, frame),
-        _figures("figures", "More figures", {n: png for n, png in figures.items() if n != key}),
+        _figures("figures", "More figures", {n: png for n, png in figures.items() if n != key}, repeated),
         _folded("all-columns", "Every column", _table(frame)),
         _folded("all-settings", "Every setting the runs share", _key_values(_flatten(study.get("settings") or {}))),
     ]
@@ -254,7 +254,7 @@ def _suggestion(study_dir: Path) -> str:
     return _section("suggestion", "Suggestion", "\n".join(parts))
 
 
-def _figures(anchor: str, heading: str | None, figures: dict[str, bytes]) -> str:
+def _figures(anchor: str, heading: str | None, figures: dict[str, bytes], repeated: bool = False) -> str:
     if not figures:
         empty = '<p class="muted">No figure had data to draw.</p>'
         return _section(anchor, heading, empty) if anchor == "key-figure" else ""
@@ -263,7 +263,7 @@ def _figures(anchor: str, heading: str | None, figures: dict[str, bytes]) -> str
         data = base64.b64encode(png).decode("ascii")
         items.append(f'<figure id="fig-{name}">\n<img src="data:image/png;base64,{data}" '
                      f'alt="{html.escape(name.replace("_", " "))}">\n'
-                     f"<figcaption>{html.escape(plots.describe(name))}</figcaption>\n</figure>")
+                     f"<figcaption>{html.escape(plots.describe(name, repeated))}</figcaption>\n</figure>")
     return _section(anchor, heading, "\n".join(items))
 
 

@@ -518,3 +518,11 @@ def test_a_mean_curve_ends_where_the_first_seed_stopped():
     assert np.allclose(curve["std"], [np.std([0.5, 0.3], ddof=1), np.std([0.9, 0.7], ddof=1)])
     assert mean_curve([longer], "epoch", "val_accuracy")["std"].tolist() == [0.0, 0.0, 0.0]
     assert mean_curve([longer.drop(columns="steps")], "steps", "val_accuracy") is None
+
+
+def test_captions_say_how_repeats_are_drawn_only_for_studies_with_repeats():
+    from kerasbatch.plots_repeats import CAPTION
+
+    plain = plots.describe("learning_curves")
+    assert CAPTION not in plain and plots.describe("learning_curves", True) == f"{plain} {CAPTION}"
+    assert CAPTION not in plots.describe("decision_boundary", True)  # one run per panel
