@@ -5,7 +5,7 @@ plus the study's own keys::
 
     study: lr-scaling                 # the study folder under --out (default: the file's name; +"-quick")
     batch_sizes: [32, 256, 1024]
-    repeats: 3                        # seeds per setting: seed, seed+1, ... (default 3; 2 with --quick)
+    repeats: 3                        # seeds per setting: seed, seed+1, ... (default 3)
     dataset: digits                   # shared by every run
     epochs: 20
     arms:                             # named overrides of the shared settings (default: one arm, base)
@@ -14,6 +14,7 @@ plus the study's own keys::
     quick:                            # applied with --quick: the CPU-sized version of the study
       epochs: 3
       batch_sizes: [32, 1024]
+      repeats: 2                      # the quick version's seeds (default 2)
 
 Every mistake (an unknown key, an arm without a name, two arms of one name, a bad value in any arm) is a
 :class:`~kerasbatch.errors.ConfigError` naming where it is, raised before anything runs or is written.
@@ -138,8 +139,8 @@ def _common(configs: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def load_study(path: str | Path, *, quick: bool = False, repeats: int | None = None) -> StudyConfig:
-    """Read and check a study file; ``quick`` applies its ``quick:`` block, ``repeats`` overrides both
-    the file's and the default (3, or 2 with ``quick``)."""
+    """Read and check a study file; ``quick`` applies its ``quick:`` block; ``repeats`` overrides the
+    file's (``repeats``, default 3; with ``quick`` the block's ``repeats``, default 2)."""
     path = Path(path)
     data = load_yaml(path)
     try:
@@ -158,14 +159,19 @@ def study_from_dict(data: Mapping[str, Any], *, name: str, quick: bool = False,
     fixed = [k for k in _NOT_IN_QUICK if k in block]
     check(not fixed, "quick", "cannot change study, arms or quick (one study folder per file and mode)", fixed)
     _check_keys(block, tuple(k for k in STUDY_KEYS if k not in _NOT_IN_QUICK), "quick: ")
+    # The file's repeats are the full study's; the quick one has its own (from its block, else 2).
+    full_repeats = data.pop("repeats", FULL_REPEATS)
+    positive_int("repeats", full_repeats)  # checked even when --quick or the command line overrides it
+    quick_repeats = block.get("repeats", QUICK_REPEATS)
+    positive_int("quick: repeats", quick_repeats)
     if quick:
-        data.update(block)
+        data.update({k: v for k, v in block.items() if k != "repeats"})
     arms = _arms(data.pop("arms", None))
-    # The quick version has other settings, so it gets a folder of its own beside the full one.
-    name = data.pop("study", name) + ("-quick" if quick else "")
+    name = data.pop("study", name)
+    check(isinstance(name, str), "study", "must be a plain folder name", name)
+    name += "-quick" if quick else ""  # other settings, so a folder of its own beside the full study
     batch_sizes = data.pop("batch_sizes", DEFAULT_BATCH_SIZES)
-    in_file = data.pop("repeats", QUICK_REPEATS if quick else FULL_REPEATS)
-    positive_int("repeats", in_file)  # checked even when the command line overrides it
+    in_file = quick_repeats if quick else full_repeats
     check("batch_size" not in data, "batch_size", "is what a study varies; list batch_sizes instead",
           data.get("batch_size"))
     return StudyConfig(name=name, settings=data, batch_sizes=batch_sizes, arms=arms,

@@ -166,3 +166,13 @@ def test_study_help_does_not_import_tensorflow():
              "print(code, [m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras')])")
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
     assert done.stdout.strip().splitlines()[-1] == "0 []"
+
+
+def test_repeats_are_the_files_for_the_full_study_two_for_the_quick_one_unless_told(tmp_path):
+    path = tmp_path / "tiny.yaml"
+    path.write_text(STUDY)
+    assert load_study(path).repeats == 3 and load_study(path).seeds == (0, 1, 2)
+    assert load_study(path, quick=True).repeats == 2
+    assert load_study(path, quick=True, repeats=4).repeats == 4
+    path.write_text(STUDY.replace("epochs: 1", "epochs: 1\n  repeats: 5") + "seed: 10\n")
+    assert load_study(path, quick=True).seeds == (10, 11, 12, 13, 14)
