@@ -26,6 +26,7 @@ import pandas as pd
 from kerasbatch import plots, tables
 from kerasbatch.config import OBJECTIVES
 from kerasbatch.errors import KerasbatchError
+from kerasbatch.report_repeats import best_by_mean, mean_std_view
 from kerasbatch.store import CONFIG, STUDY, SUGGESTION, Store, make_dir, read_json, write_text
 
 REPORT = "report.html"
@@ -33,8 +34,6 @@ REPORT = "report.html"
 # How the finding names each metric, and the figure that shows it best.
 _METRIC_WORDS = {"val_accuracy": "validation accuracy", "seconds_to_target": "seconds to the target"}
 _KEY_FIGURE = {"val_accuracy": "val_accuracy_vs_batch", "seconds_to_target": "learning_curves"}
-# Counts, whose means are shown as whole numbers.
-_COUNTS = ("epochs_to_target", "steps_to_target", "examples_to_target")
 
 _STYLE = """
 body { font: 15px/1.5 system-ui, -apple-system, "Segoe UI", sans-serif; color: #222; max-width: 1200px;
@@ -119,32 +118,14 @@ def _table(frame: pd.DataFrame) -> str:
 def _comparison(frame: pd.DataFrame, repeated: bool) -> str:
     """The compact table: one row per run, or with arms or repeats one per (arm, batch size)."""
     if repeated:
-        return _section("comparison", "Comparison: mean ± std over seeds", _table(_mean_std_view(frame)))
+        return _section("comparison", "Comparison: mean ± std over seeds", _table(mean_std_view(frame)))
     return _section("comparison", "Comparison", _table(tables.key_view(frame).rename(columns=tables.KEY_VIEW)))
-
-
-def _mean_std_view(frame: pd.DataFrame) -> pd.DataFrame:
-    """The cells of ``kerasbatch compare``'s table of a study with arms or repeats, every column kept:
-    per (arm, batch size) the runs, then ``mean ± std`` over seeds, ``(k/n)`` when only k had a value."""
-    metrics = [c for c in tables.AGGREGATE_VIEW if c not in ("arm", "batch_size", "n") and c in frame.columns
-               and frame[c].notna().any()]
-    means = tables.aggregate(frame, metrics)
-    arms = frame["arm"].fillna(tables.DEFAULT_ARM) if "arm" in frame.columns else tables.DEFAULT_ARM
-    counts = frame.assign(arm=arms).groupby(["arm", "batch_size"])[metrics].count()
-    settings = list(zip(means["arm"], means["batch_size"]))
-    view = means[["arm", "batch_size", "n"]].astype(object)
-    for metric in metrics:
-        view[metric] = tables.mean_std_cells(means[f"{metric}_mean"], means[f"{metric}_std"],
-                                             counts.loc[settings, metric].to_numpy(), means["n"],
-                                             count_like=metric in _COUNTS)
-    if means["arm"].nunique() == 1:
-        view = view.drop(columns="arm")
-    return view.rename(columns=tables.AGGREGATE_VIEW)
 
 
 def _finding(study_dir: Path, frame: pd.DataFrame, study: dict[str, Any], metric: str, repeated: bool) -> str:
     """The answer first: the best batch size (and arm) by the study's metric, then what the study was."""
-    best = _best_mean(study_dir, frame, metric) if repeated else _best(study_dir, frame, metric)
+    words = _METRIC_WORDS.get(metric, metric)
+    best = best_by_mean(study_dir, frame, metric, words) if repeated else _best(study_dir, frame, metric)
     parts = [f'<p class="finding">{best}</p>']
     kind = html.escape(str(study.get("kind", "unknown")))
     statuses = Counter(frame["status"].fillna("unknown")) if "status" in frame.columns else Counter()
@@ -171,28 +152,6 @@ def _best(study_dir: Path, frame: pd.DataFrame, metric: str) -> str:
     rate = f" at learning rate {_text(row['learning_rate'])}" if "learning_rate" in row else ""
     return (f"Best batch size by {html.escape(words)}: <strong>{_text(row['batch_size'])}</strong>{rate} "
             f"({html.escape(field)} {html.escape(value)}, run {html.escape(run_id)}).")
-
-
-def _best_mean(study_dir: Path, frame: pd.DataFrame, metric: str) -> str:
-    """The (arm, batch size) that ``export --best`` picks (the best mean over seeds, complete settings
-    first), with the mean ± std of its ok runs and its best seed."""
-    words, (field, _) = _METRIC_WORDS.get(metric, metric), tables.METRICS[metric]
-    try:
-        run_id = tables.best_run(study_dir, metric).name
-    except KerasbatchError as exc:
-        return f"No best batch size by mean {html.escape(words)}: {html.escape(str(exc))}."
-    run = frame.set_index("run_id").loc[run_id]
-    arm = run.get("arm") if isinstance(run.get("arm"), str) else tables.DEFAULT_ARM
-    ok = tables.aggregate(frame[frame["status"] == "ok"], [field]).set_index(["arm", "batch_size"])
-    best = ok.loc[(arm, run["batch_size"])]
-    value = tables.mean_std_cells(pd.Series([best[f"{field}_mean"]]), pd.Series([best[f"{field}_std"]]), [1], [1],
-                                  count_like=field in _COUNTS)[0] + (" s" if metric == "seconds_to_target" else "")
-    named = f"arm <strong>{_text(arm)}</strong> at " if ok.index.get_level_values("arm").nunique() > 1 else ""
-    runs = int(best["n"])
-    plural = "" if runs == 1 else "s"
-    return (f"Best by mean {html.escape(words)} over seeds: {named}batch size <strong>{_text(run['batch_size'])}"
-            f"</strong> ({html.escape(field)} {html.escape(value)} over {runs} ok run{plural}; best seed: "
-            f"run {html.escape(run_id)}).")
 
 
 def _incomplete_runs(study_dir: Path) -> list[str]:

@@ -526,3 +526,11 @@ def test_captions_say_how_repeats_are_drawn_only_for_studies_with_repeats():
     plain = plots.describe("learning_curves")
     assert CAPTION not in plain and plots.describe("learning_curves", True) == f"{plain} {CAPTION}"
     assert CAPTION not in plots.describe("decision_boundary", True)  # one run per panel
+
+
+def test_a_study_with_repeats_and_no_ok_run_says_why_there_is_no_best(tmp_path, without_figures):
+    runs = [f"{arm}-bs{b}-s{seed}" for arm in ("base", "linear+warmup") for b in (32, 64) for seed in (0, 1)]
+    study = make_arm_study(tmp_path, batch_sizes=(32, 64), failed=runs)
+    finding = re.search(r'<p class="finding">(.*?)</p>', write_report(study).read_text()).group(1)
+    assert finding.startswith("No best batch size by mean validation accuracy: no ok run in ")
+    assert finding.endswith("every run failed.")
