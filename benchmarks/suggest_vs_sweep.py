@@ -1,11 +1,12 @@
 """The learner against the sweep it replaces: is the suggested batch as fast as the best one, and cheaper?
 
 For each dataset it runs ``kerasbatch.suggest`` (noise scale measured at the base batch, candidates
-profiled, the time-to-target minimiser chosen), then trains every candidate size to the target with the
-same learning-rate rule (the noise-scale rule with the measured ``B_noise``) and step-granular evaluation
-(about eight evaluations an epoch at the base batch, as often in examples at every size, so seconds to
-target are exact within a few steps and leave evaluation out). Printed per dataset, all from this one
-process run:
+profiled in ascending order until larger ones cannot help, the time-to-target minimiser chosen), then
+trains every size it could have chosen (multiples of 8 doubling up to the training set, those its
+profile skipped too) to the target with the same learning-rate rule (the noise-scale rule with the
+measured ``B_noise``) and step-granular evaluation (about eight evaluations an epoch at the base batch,
+as often in examples at every size, so seconds to target are exact within a few steps and leave
+evaluation out). Printed per dataset, all from this one process run:
 
 - the suggested batch and the sweep's best (least seconds to the target), and the suggested batch's
   measured seconds to target over the best's (goal: ≤ 1.25);
@@ -30,6 +31,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from kerasbatch import train  # noqa: E402
 from kerasbatch.config import DataConfig, ModelConfig, OptimConfig, RunConfig  # noqa: E402
+from kerasbatch.learner import candidate_sizes  # noqa: E402
 from kerasbatch.noise import fit_steps_curve  # noqa: E402
 from kerasbatch.store import Store  # noqa: E402
 from kerasbatch.suggest import SuggestConfig, suggest  # noqa: E402
@@ -51,8 +53,9 @@ def compare(name: str, run: RunConfig, out: str) -> dict:
     base = run.optim.base_batch
     n_train = train.validate(run.with_batch_size(base), model=False).n_train
     sweep_store, measured, sweep_cost = Store(out, f"{name}-sweep"), {}, 0.0
-    for row in suggestion.candidates:
-        size = row["batch_size"]
+    # The sweep the learner replaces: every size it could have chosen, including those its profile
+    # left out once larger sizes could not help.
+    for size in candidate_sizes(n_train, 32):
         every = max(1, round(n_train / 8 / size))
         config = dataclasses.replace(run, batch_size=size, optim=optim, stop_at_target=True, eval_every_steps=every,
                                      diagnostics=())
@@ -73,6 +76,7 @@ def compare(name: str, run: RunConfig, out: str) -> dict:
             "predicted speed-up": suggestion.predicted_speedup, "B_noise measured": suggestion.noise_scale,
             "B_noise fitted": fitted, "acc suggested": measured[chosen].get("final_val_accuracy"),
             "acc best": measured[best].get("final_val_accuracy") if best else math.nan,
+            "sizes profiled": len(suggestion.candidates), "sizes swept": len(measured),
             "suggest s": suggest_cost, "sweep s": sweep_cost}
 
 
