@@ -51,7 +51,8 @@ def _open_in_chromium(page, profile) -> dict:
 def test_chromium_shows_every_figure_and_the_table(tmp_path):
     study = make_study(tmp_path, "mnist-sweep", batch_sizes=(32, 128, 512, 1024), failed=(128,))
     probe = _open_in_chromium(write_report(study), tmp_path / "profile")
-    assert len(probe["widths"]) == len(plots.FIGURES) and all(width > 0 for width in probe["widths"]), probe
+    shown = len(plots.build_figures(study))  # the figures of 2-D data or changing batches need such runs
+    assert len(probe["widths"]) == shown >= 7 and all(width > 0 for width in probe["widths"]), probe
     assert probe["ids"][0] == "fig-val_accuracy_vs_batch"  # the key figure comes first
     assert probe["rows"] == ["32", "128", "512", "1024"]
     assert probe["overflow"] <= 0  # wide tables scroll inside their box, the page does not
