@@ -21,20 +21,7 @@ _COUNTS = ("epochs_to_target", "steps_to_target", "examples_to_target")
 def mean_std_view(frame: pd.DataFrame) -> pd.DataFrame:
     """Per (arm, batch size) of :func:`kerasbatch.tables.study_table` ``frame``: the runs, then
     ``mean ± std`` over seeds, ``(k/n)`` when only k of n runs had a value; no arm column for one arm."""
-    metrics = [c for c in tables.AGGREGATE_VIEW if c not in ("arm", "batch_size", "n") and c in frame.columns
-               and frame[c].notna().any()]
-    means = tables.aggregate(frame, metrics)
-    arms = frame["arm"].fillna(tables.DEFAULT_ARM) if "arm" in frame.columns else tables.DEFAULT_ARM
-    counts = frame.assign(arm=arms).groupby(["arm", "batch_size"])[metrics].count()
-    settings = list(zip(means["arm"], means["batch_size"]))
-    view = means[["arm", "batch_size", "n"]].astype(object)
-    for metric in metrics:
-        view[metric] = tables.mean_std_cells(means[f"{metric}_mean"], means[f"{metric}_std"],
-                                             counts.loc[settings, metric].to_numpy(), means["n"],
-                                             count_like=metric in _COUNTS)
-    if means["arm"].nunique() == 1:
-        view = view.drop(columns="arm")
-    return view.rename(columns=tables.AGGREGATE_VIEW)
+    return tables.aggregate_view(frame).rename(columns=tables.AGGREGATE_VIEW)
 
 
 def best_by_mean(study_dir: Path, frame: pd.DataFrame, metric: str, words: str) -> str:
