@@ -2,8 +2,8 @@
 
 Both fits train the same model on the same data at the same batch size; the kerasbatch one carries every
 callback a run has with the default settings (throughput, divergence, learning rate, gradient noise scale
-and gradient norm every 32 steps with 4 micro-batches, weight distance, validation timing, history file,
-TensorBoard). Both models are built once and warmed up (graph tracing is not throughput); then many
+and gradient norm every 64 steps on a probe of two training batches in two micro-batches, weight distance,
+validation timing, history file, TensorBoard). Both models are built once and warmed up (graph tracing is not throughput); then many
 pairs of fits are timed, one plain and one kerasbatch, back to back in this one process, alternating
 which goes first.
 Each pair gives a ratio (kerasbatch's samples per second over plain Keras's), so a change in the load of
@@ -79,7 +79,7 @@ def memory_cost(params: int, config: RunConfig) -> str:
     # weight distance keeps one copy of the weights; a noise measurement holds one gradient per micro-batch
     return (f"memory: {params} parameters; weight copy {weights_mb:.2f} MiB + "
             f"{config.micro_batches} micro-batch gradients {config.micro_batches * weights_mb:.2f} MiB "
-            f"during a measurement + one probe batch of {config.batch_size} examples")
+            f"during a measurement + one probe of two batches of {config.batch_size} examples")
 
 
 def spread(ratios: list[float]) -> str:
@@ -121,7 +121,7 @@ def main() -> None:
     dataset = synthetic_digits() if args.data == "synthetic" else data.load(config.data)
     print(f"{dataset.name} {args.model}, batch {args.batch_size}, {dataset.n_train // args.batch_size} steps/epoch, "
           f"{pairs} pairs of {epochs}-epoch fits, diagnostics {','.join(config.diagnostics)} every "
-          f"{config.diagnostics_every} steps, {config.micro_batches} micro-batches", flush=True)
+          f"{config.diagnostics_every} steps, {config.micro_batches} micro-batches a probe", flush=True)
     with tempfile.TemporaryDirectory() as tmp, train.run_scope("float32", 0):
         trainers = {"plain": Trainer(config, dataset, None), "kerasbatch": Trainer(config, dataset, Path(tmp))}
         for trainer in trainers.values():

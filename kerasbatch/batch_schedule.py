@@ -19,6 +19,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from kerasbatch.config import RunConfig, noise_rule
 from kerasbatch.noise import statistical_efficiency
 
 ALIGNMENT = 8  # candidate sizes are multiples of 8 (what Tensor Cores want; harmless on a CPU)
@@ -151,3 +152,66 @@ def segment_epochs(steps_per_epoch: int, adapt_every_steps: int | None) -> int:
     if not adapt_every_steps:
         return 1
     return max(1, math.ceil(adapt_every_steps / max(steps_per_epoch, 1)))
+
+
+# The plans: what a run in segments asks at each segment end.
+
+class FixedPlan:
+    """One segment: the whole run at one batch."""
+
+    step_time_source = None
+
+    def segment_end(self, epoch: int, batch_size: int, epochs: int) -> int:
+        return epochs
+
+    def decide(self, epoch: int, batch_size: int, factor: float) -> tuple[Decision, float] | None:
+        return None
+
+
+class IncreasePlan(FixedPlan):
+    """Smith et al.'s schedule: segments end at the step decay's boundaries, where the batch grows."""
+
+    def __init__(self, config: RunConfig, max_batch: int):
+        self.switches = {s.epoch: s for s in increase_plan(config.batch_size, config.epochs,
+                                                            config.optim.warmup_epochs, max_batch)}
+
+    def segment_end(self, epoch, batch_size, epochs):
+        return min([e for e in self.switches if e > epoch] + [epochs])
+
+    def decide(self, epoch, batch_size, factor):
+        planned = self.switches.get(epoch)
+        if planned is None or planned.batch_size == batch_size and planned.rate_factor == factor:
+            return None
+        return Decision(planned.batch_size, 1.0, planned.reason), planned.rate_factor
+
+
+class AdaptivePlan(FixedPlan):
+    """Goodput from the smoothed noise scale and a step-time model, every epoch or every N steps.
+
+    ``noise`` has the running noise scale (``noise.accumulator.gns``), ``throughput`` the step time at
+    the current batch (``throughput.last_step_time``); ``step_time`` is a callable model of the step time
+    at any batch with ``source``, ``current_batch`` and ``current_time`` (the segments module's).
+    """
+
+    def __init__(self, config: RunConfig, max_batch: int, n_train: int, noise, throughput, step_time):
+        self.policy = AdaptivePolicy(max_batch=max_batch)
+        self.config, self.n_train = config, n_train
+        self.noise, self.throughput, self.step_time = noise, throughput, step_time
+        self.step_time_source = step_time.source
+        self.evaluations = 0
+
+    def segment_end(self, epoch, batch_size, epochs):
+        every = segment_epochs(self.n_train // batch_size, self.config.adapt_every_steps)
+        return min(epoch + every, epochs)
+
+    def decide(self, epoch, batch_size, factor):
+        self.evaluations += 1
+        noise_scale = self.noise.accumulator.gns
+        self.step_time.current_batch, self.step_time.current_time = batch_size, self.throughput.last_step_time
+        if not math.isfinite(self.step_time.current_time):
+            return None
+        decision = self.policy.choose(batch_size, noise_scale, self.step_time, base_batch=self.config.batch_size)
+        if not decision.switches(batch_size):
+            return None
+        # McCandlish et al.'s rule from the rate that served the old batch to the new one.
+        return decision, factor * noise_rule(noise_scale, batch_size, decision.batch_size)

@@ -6,9 +6,10 @@ segment with ``initial_epoch``: the input pipeline is rebuilt at a switch, the m
 :class:`Continued`, which lets their ``on_train_begin`` run once and their ``on_train_end`` once, so their
 counts, timers and files span the whole run (one ``history.csv``, one TensorBoard stream, one time to
 target). The learning rate follows a :class:`~kerasbatch.optim.BatchScaledSchedule`, whose variables a
-switch assigns: the traced train step reads them and is not traced again for that. It is traced again
-for a new batch shape (the pipeline drops the last partial batch, so shapes are static); Keras traces
-with ``reduce_retracing``, which makes the batch dimension generic after the second shape.
+switch assigns: the traced train step reads them and is not traced again for that. Nor for the new
+batch shape: the pipeline of a run whose batch changes has a generic batch dimension
+(:func:`generic_batch`), so one trace serves every size. (Without it, Keras's ``reduce_retracing`` would
+trace once more, generically, at the first switch: about a second for a small convnet on a CPU.)
 """
 
 from __future__ import annotations
@@ -22,8 +23,8 @@ import keras
 import numpy as np
 
 from kerasbatch import data
-from kerasbatch.batch_schedule import AdaptivePolicy, Decision, increase_plan, segment_epochs
-from kerasbatch.config import RunConfig, noise_rule
+from kerasbatch.batch_schedule import AdaptivePlan, FixedPlan, IncreasePlan, default_max_batch
+from kerasbatch.config import RunConfig
 from kerasbatch.learner import step_time_at
 
 
@@ -89,6 +90,18 @@ class Continued(keras.callbacks.Callback):
 
     def on_test_batch_end(self, batch, logs=None):
         self._each("on_test_batch_end", batch, logs)
+
+
+def generic_batch(dataset):
+    """``dataset`` with its batch dimension unknown to the graph (every batch still holds exactly as many
+    examples): one trace of the train step then serves every batch size, with no retracing at a switch."""
+    import tensorflow as tf
+
+    def relax(x, y):
+        generic = lambda t: tf.raw_ops.PlaceholderWithDefault(input=t, shape=[None, *t.shape[1:]])  # noqa: E731
+        return generic(x), generic(y)
+
+    return dataset.map(relax).prefetch(tf.data.AUTOTUNE)
 
 
 def train_traces(model: keras.Model) -> int | None:
@@ -160,7 +173,10 @@ class StepTimeModel:
     def __call__(self, batch_size: int) -> float:
         if self.profile_times:
             return step_time_at(self.profile_times, batch_size)
-        extra = self.timer.seconds(batch_size) - self.timer.seconds(self.current_batch)
+        # Three sizes timed (half, same, double: the policy's whole range), the others interpolated.
+        current = self.current_batch
+        anchors = {b: self.timer.seconds(b) for b in {max(1, current // 2), current, 2 * current}}
+        extra = step_time_at(anchors, batch_size) - anchors[current]
         return max(self.current_time + extra, 1e-6)
 
 
@@ -190,67 +206,9 @@ def profile_max_batch(study_dir, config: RunConfig) -> int | None:
     return found.max_batch_size if found is not None and profile_step_times(study_dir, config) else None
 
 
-class FixedPlan:
-    """One segment: the whole run at one batch."""
-
-    step_time_source = None
-
-    def segment_end(self, epoch: int, batch_size: int, epochs: int) -> int:
-        return epochs
-
-    def decide(self, epoch: int, batch_size: int, factor: float) -> tuple[Decision, float] | None:
-        return None
-
-
-class IncreasePlan(FixedPlan):
-    """Smith et al.'s schedule: segments end at the step decay's boundaries, where the batch grows."""
-
-    def __init__(self, config: RunConfig, max_batch: int):
-        self.switches = {s.epoch: s for s in increase_plan(config.batch_size, config.epochs,
-                                                            config.optim.warmup_epochs, max_batch)}
-
-    def segment_end(self, epoch, batch_size, epochs):
-        return min([e for e in self.switches if e > epoch] + [epochs])
-
-    def decide(self, epoch, batch_size, factor):
-        planned = self.switches.get(epoch)
-        if planned is None or planned.batch_size == batch_size and planned.rate_factor == factor:
-            return None
-        return Decision(planned.batch_size, 1.0, planned.reason), planned.rate_factor
-
-
-class AdaptivePlan(FixedPlan):
-    """Goodput from the smoothed noise scale and a step-time model, every epoch or every N steps."""
-
-    def __init__(self, config: RunConfig, max_batch: int, n_train: int, noise, throughput, step_time: StepTimeModel):
-        self.policy = AdaptivePolicy(max_batch=max_batch)
-        self.config, self.n_train = config, n_train
-        self.noise, self.throughput, self.step_time = noise, throughput, step_time
-        self.step_time_source = step_time.source
-        self.evaluations = 0
-
-    def segment_end(self, epoch, batch_size, epochs):
-        every = segment_epochs(self.n_train // batch_size, self.config.adapt_every_steps)
-        return min(epoch + every, epochs)
-
-    def decide(self, epoch, batch_size, factor):
-        self.evaluations += 1
-        noise_scale = self.noise.accumulator.gns
-        self.step_time.current_batch, self.step_time.current_time = batch_size, self.throughput.last_step_time
-        if not math.isfinite(self.step_time.current_time):
-            return None
-        decision = self.policy.choose(batch_size, noise_scale, self.step_time, base_batch=self.config.batch_size)
-        if not decision.switches(batch_size):
-            return None
-        # McCandlish et al.'s rule from the rate that served the old batch to the new one.
-        return decision, factor * noise_rule(noise_scale, batch_size, decision.batch_size)
-
-
 def make_plan(config: RunConfig, dataset: data.Dataset, model: keras.Model, callbacks: dict,
               study_dir) -> tuple[FixedPlan, int | None]:
     """The run's plan and the largest batch it may reach (``None`` for a fixed batch)."""
-    from kerasbatch.batch_schedule import default_max_batch
-
     if config.batch_schedule == "fixed":
         return FixedPlan(), None
     max_batch = config.max_batch or max(config.batch_size, default_max_batch(
@@ -282,6 +240,8 @@ def fit_segments(model: keras.Model, config: RunConfig, dataset: data.Dataset, c
         if train_ds is None:  # a fresh pipeline at a switch, reshuffled unlike the first epoch's
             train_ds = data.pipeline(dataset.x_train, dataset.y_train, batch, training=True,
                                      seed=config.seed + epoch - initial_epoch, augment=config.data.augment)
+            if config.batch_schedule != "fixed":
+                train_ds = generic_batch(train_ds)
         end = plan.segment_end(epoch, batch, config.epochs)
         model.fit(train_ds, validation_data=validation, epochs=end, initial_epoch=epoch, shuffle=False,
                   callbacks=[continued], verbose=verbose)

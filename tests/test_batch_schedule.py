@@ -14,7 +14,7 @@ from kerasbatch.cli import run as cli
 from kerasbatch.config import DataConfig, ModelConfig, OptimConfig, RunConfig, SweepConfig
 from kerasbatch.errors import ConfigError
 from kerasbatch.optim import BatchScaledSchedule, WarmupSchedule, save_model
-from kerasbatch.segments import Continued, train_traces
+from kerasbatch.segments import Continued
 from kerasbatch.store import Store
 
 
@@ -147,9 +147,9 @@ def test_adaptive_train_from_the_command_line_changes_the_batch_and_logs_the_rat
     assert summary["step_time_source"] == "on-the-fly" and summary["max_batch"] == 160
 
 
-def test_retracing_stays_within_two_traces_whatever_the_number_of_sizes(adaptive_cli_run):
+def test_one_trace_of_the_train_step_serves_every_batch_size(adaptive_cli_run):
     _, history, summary = adaptive_cli_run
-    assert summary["train_traces"] <= min(2, history["batch_size"].nunique())
+    assert history["batch_size"].nunique() > 1 and summary["train_traces"] == 1
 
 
 @pytest.fixture(scope="module")
@@ -175,7 +175,7 @@ def test_model_and_optimizer_state_survive_a_switch(increase_run):
     # The loss goes on from where it was: no jump back towards the untrained loss (about 2.3).
     assert history["loss"].iloc[2] < 0.5 * history["loss"].iloc[0]
     assert history["val_loss"].iloc[2] <= history["val_loss"].iloc[1] * 1.05
-    assert increase_run.summary["train_traces"] == 2
+    assert increase_run.summary["train_traces"] == 1
 
 
 def test_a_run_whose_batch_changed_saves_a_model_plain_keras_loads(increase_run, tmp_path):

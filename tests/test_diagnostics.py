@@ -146,8 +146,8 @@ def test_batch_norm_models_measure_on_micro_batches_of_at_least_32_and_the_size_
                                                                                          micro_batch):
     from kerasbatch.config import ModelConfig
 
-    # Batch 64 in 4 micro-batches is 16 examples each; batch normalization gets 2 of 32 instead.
-    config = dots_run(epochs=1, batch_size=64, micro_batches=4, diagnostics=("gns",), diagnostics_every=2,
+    # A probe of two batches of 64 in 8 micro-batches is 16 examples each; batch normalization gets 4 of 32.
+    config = dots_run(epochs=1, batch_size=64, micro_batches=8, diagnostics=("gns",), diagnostics_every=2,
                       model=ModelConfig(name=model, widths=(16,)))
     result = train.run(config, Store(tmp_path, "bn"), verbose=0)
     history = pd.read_csv(result.path / "history.csv")
@@ -210,3 +210,22 @@ def test_batch_norm_never_measures_on_micro_batches_below_32(batch, micro_batche
     if batch < 64:  # probes joined: grad_norm is still a training-size batch's, sqrt(|G|² + c(B) tr(Σ))
         grad_sq, trace_sigma = meter.estimates[0]
         assert logs["grad_norm"] == pytest.approx(math.sqrt(grad_sq + trace_sigma * (1 / batch - 1 / 256) * 256 / 255))
+
+
+@pytest.mark.parametrize("batch, drawn, micro_batch", [(32, 2, 32), (128, 2, 128), (200, 1, 100)])
+def test_a_default_probe_joins_two_training_batches_that_fit_in_the_training_set(batch, drawn, micro_batch):
+    import keras
+
+    model = _probe_model(keras.layers.Identity())
+    x, y = _probe_data()
+    served = []
+
+    def stream():
+        while True:
+            served.append(batch)
+            yield x[:batch], y[:batch]
+
+    meter = _callback(model, stream(), population=256)
+    meter.measure()
+    # Two batches of the training size, one micro-batch each; a second batch of 200 does not fit in 256.
+    assert (len(served), meter.micro_batch) == (drawn, micro_batch)

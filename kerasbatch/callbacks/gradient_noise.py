@@ -27,11 +27,18 @@ def micro_batch_plan(batch_size: int, micro_batches: int) -> tuple[int, int]:
 class GradientNoise(keras.callbacks.Callback):
     """Writes ``grad_norm`` and (with ``noise=True``) ``gns``, ``grad_sq``, ``trace_sigma`` into the epoch logs.
 
-    At every ``every``-th optimizer step (the first step included) it draws a batch of the training batch
-    size from ``batches``, splits it into micro-batches and takes their gradients at the current weights
-    without changing any variable (:func:`kerasbatch.noise.micro_batch_sq_norms`). It never touches the
-    batches the model trains on, so the training trajectory is the same with or without it. Steps are
-    counted from the optimizer's own count, so a ``fit`` that continues a model keeps the rhythm.
+    At every ``every``-th optimizer step (the first step included) it draws ``probe_batches`` consecutive
+    batches of the training batch size from ``batches`` (disjoint within an epoch), splits the probe into
+    ``micro_batches`` parts and takes their gradients at the current weights without changing any
+    variable (:func:`kerasbatch.noise.micro_batch_sq_norms`). It never touches the batches the model
+    trains on, so the training trajectory is the same with or without it. Steps are counted from the
+    optimizer's own count, so a ``fit`` that continues a model keeps the rhythm.
+
+    The defaults (every 64 steps, a probe of two training batches, each one micro-batch) cost about
+    1.3 training steps per measurement, and measure better than a probe of one batch in four parts every
+    32 steps, which costs 1.5 steps each: the noise in the ``|G|^2`` estimate falls as ``1/B^2`` with the
+    probe size ``B``, and small micro-batches run less efficiently. ``ema`` = 0.81 per measurement keeps
+    the smoothing's time constant (about 320 steps) of 0.9 every 32 steps.
 
     - ``grad_norm``: mean L2 norm of the batch gradient over the epoch's measurements (for a probe
       joined or cut to another size, ``sqrt(E|g_B|²)`` at the training batch size from the estimates).
@@ -39,36 +46,38 @@ class GradientNoise(keras.callbacks.Callback):
       each smoothed with an exponential moving average; ``gns`` = their ratio, taken last.
 
     An epoch shorter than ``every`` steps may hold no measurement: it logs the latest values rather than
-    pay for one more (a measurement costs about a training step; on 20-step epochs that would be one more
-    every epoch). Measurements whose gradients are not finite (a float16 overflow the loss-scale optimizer
-    would skip) are dropped; :attr:`estimates` holds the raw ``(grad_sq, trace_sigma)`` of each kept
-    measurement of the current ``fit``, in order.
+    pay for one more. Measurements whose gradients are not finite (a float16 overflow the loss-scale
+    optimizer would skip) are dropped; :attr:`estimates` holds the raw ``(grad_sq, trace_sigma)`` of each
+    kept measurement of the current ``fit``, in order.
 
     Args:
         batches: an endless iterator of ``(x, y)`` batches of the training batch size.
-        micro_batches: micro-batches per measured batch (at least 2).
+        micro_batches: micro-batches per probe (at least 2).
         every: measure every this many steps.
         noise: also estimate the noise scale (``False`` for the gradient norm alone).
-        ema: smoothing of the two noise-scale parts.
+        ema: smoothing of the two noise-scale parts, per measurement.
         batch_norm_micro_batch: the smallest micro-batch for a model with batch normalization. Each
             micro-batch is normalised with its own statistics, which inflates ``tr(Σ)`` as micro-batches
             shrink, so such a model gets fewer, larger micro-batches (never fewer than 2); below twice
-            this size, a measurement joins consecutive probe batches to reach two micro-batches of it.
+            this size, a measurement joins more probe batches to reach two micro-batches of it.
         population: the training-set size the batches are drawn from without replacement (corrects
-            ``grad_sq`` and ``trace_sigma``, see :func:`kerasbatch.noise.two_batch_estimates`); None
-            treats batches as i.i.d.
+            ``grad_sq`` and ``trace_sigma``, see :func:`kerasbatch.noise.two_batch_estimates`; a probe
+            never joins more batches than fit in it); None treats batches as i.i.d.
+        probe_batches: training batches joined into one probe.
 
     ``gns_micro_batch``, the micro-batch size of the latest measurement, is logged with the noise scale.
     Dropout masks differ from one measurement to the next, also between measurements at the same
     weights (:class:`kerasbatch.noise.ProbeSeeds`).
     """
 
-    def __init__(self, batches: Iterator, micro_batches: int = 4, every: int = 32, noise: bool = True,
-                 ema: float = 0.9, batch_norm_micro_batch: int = 32, population: int | None = None):
+    def __init__(self, batches: Iterator, micro_batches: int = 2, every: int = 64, noise: bool = True,
+                 ema: float = 0.81, batch_norm_micro_batch: int = 32, population: int | None = None,
+                 probe_batches: int = 2):
         super().__init__()
         self.batches = batches
         self.population = population
         self.micro_batches = micro_batches
+        self.probe_batches = probe_batches
         self.batch_norm_micro_batch = batch_norm_micro_batch
         self.every = every
         self.noise = noise
@@ -132,12 +141,17 @@ class GradientNoise(keras.callbacks.Callback):
         self.accumulator.update(grad_sq, trace_sigma)
 
     def _probe_batch(self):
-        """``(x, y, training batch size)``; for batch normalization, enough batches joined that two
-        micro-batches of ``batch_norm_micro_batch`` fit."""
+        """``(x, y, training batch size)``: ``probe_batches`` batches joined (as many as fit in the
+        population), and for batch normalization enough that two micro-batches of its minimum fit."""
         x, y = next(self.batches)
         size = int(x.shape[0])
-        if self._normalises and size < 2 * self.batch_norm_micro_batch:
-            more = [next(self.batches) for _ in range(math.ceil(2 * self.batch_norm_micro_batch / size) - 1)]
+        joined = self.probe_batches
+        if self.population:
+            joined = max(1, min(joined, self.population // size))
+        if self._normalises:
+            joined = max(joined, math.ceil(2 * self.batch_norm_micro_batch / size))
+        if joined > 1:
+            more = [next(self.batches) for _ in range(joined - 1)]
             x = keras.ops.concatenate([x, *(b[0] for b in more)])
             y = keras.ops.concatenate([y, *(b[1] for b in more)])
         return x, y, size

@@ -1,0 +1,174 @@
+"""Adaptive and increasing batch sizes against fixed ones: time and steps to a target, final accuracy.
+
+For each dataset and seed, all with the same epoch budget, the same learning-rate rule and step-granular
+evaluation (about eight evaluations per epoch's worth of examples at every batch size; a run whose batch
+changes keeps the examples between evaluations), trained to the end of the budget:
+
+- ``adaptive``: ``--batch-schedule adaptive`` from batch 32 up to the largest candidate, re-evaluated
+  every epoch (noise scale measured every 32 steps; step times timed on the fly, no profile);
+- ``increase``: ``--batch-schedule increase --schedule step``: the batch x10 at 50% and 75% of the epochs
+  (capped at the largest candidate, the rest of the factor taken by the rate);
+- ``fixed B`` for every candidate: powers of two from 32 up to the largest batch that leaves 8 steps per
+  epoch; "best fixed" is the one with the least seconds to the target, chosen in hindsight per seed;
+- the learning rate: base rate at batch 32, the noise-scale rule (McCandlish et al.) everywhere; the
+  fixed sizes use the noise scale the seed-0 adaptive run measured (its mean over training), the
+  adaptive run rescales with its running estimate at each switch.
+
+One short untimed run per dataset comes first (the process's first graphs cost more), and odd seeds run
+the arms in reverse order, so that neither start-up nor a slow spell of a shared machine always lands on
+the same arm.
+
+Printed: a table of mean ± std over the seeds (seconds, steps and examples to the target, final validation
+accuracy, the batch sizes the schedules went through) per dataset, and the goals' ratios.
+
+    python benchmarks/adaptive_vs_fixed.py [--datasets mnist1d,digits] [--seeds 3] [--out DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import math
+import os
+import tempfile
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import pandas as pd  # noqa: E402
+
+from kerasbatch import train  # noqa: E402
+from kerasbatch.batch_schedule import default_max_batch  # noqa: E402
+from kerasbatch.config import DataConfig, ModelConfig, OptimConfig, RunConfig  # noqa: E402
+from kerasbatch.store import Store  # noqa: E402
+
+# The workloads of benchmarks/suggest_vs_sweep.py, with an epoch budget each.
+WORKLOADS = {
+    "digits": RunConfig(data=DataConfig(dataset="digits"), model=ModelConfig(name="cnn"), target=0.95, epochs=20,
+                        optim=OptimConfig(optimizer="sgd", learning_rate=0.01), precision="float32"),
+    "mnist1d": RunConfig(data=DataConfig(dataset="mnist1d"), model=ModelConfig(name="cnn1d"), target=0.85,
+                         epochs=10, optim=OptimConfig(optimizer="adam", learning_rate=1e-3), precision="float32"),
+}
+FIELDS = ("seconds_to_target", "steps_to_target", "examples_to_target", "final_val_accuracy", "train_seconds")
+
+
+def candidates(n_train: int) -> list[int]:
+    largest = default_max_batch(n_train)
+    return [32 * 2**i for i in range(12) if 32 * 2**i <= largest]
+
+
+def configure(run: RunConfig, n_train: int, batch: int, **changes) -> RunConfig:
+    every = max(1, round(n_train / 8 / batch))
+    base = dict(batch_size=batch, eval_every_steps=every, diagnostics=())
+    base.update(changes)
+    return dataclasses.replace(run, **base)
+
+
+def one_seed(name: str, run: RunConfig, seed: int, store: Store, noise_scale: float | None) -> dict[str, dict]:
+    """Every arm of one seed; ``noise_scale`` is what the fixed sizes' rate rule uses (``None``: the
+    adaptive run's, measured here, which then runs first). Odd seeds run the arms in reverse order, so
+    that a slow spell of this shared machine does not always fall on the same arm."""
+    n_train = train.validate(run.with_batch_size(32), model=False).n_train
+    sizes = candidates(n_train)
+    run = dataclasses.replace(run, seed=seed)
+    arms = {"adaptive": configure(run, n_train, 32, batch_schedule="adaptive", max_batch=sizes[-1],
+                                  diagnostics=("gns",))}
+    out = {"adaptive": train.run(arms["adaptive"], store, f"adaptive-s{seed}", verbose=0).summary} if not noise_scale else {}
+    rule = dataclasses.replace(run.optim, lr_scaling="noise", noise_scale=noise_scale or out["adaptive"]["gns_mean"])
+    for size in sizes:
+        arms[f"fixed {size}"] = configure(dataclasses.replace(run, optim=rule), n_train, size)
+    step = dataclasses.replace(run.optim, schedule="step")
+    arms["increase"] = configure(dataclasses.replace(run, optim=step), n_train, 32, batch_schedule="increase",
+                                 max_batch=sizes[-1])
+    order = list(arms) if seed % 2 == 0 else list(reversed(arms))
+    for arm in order:
+        if arm not in out:
+            out[arm] = train.run(arms[arm], store, f"{arm.replace('fixed ', 'bs')}-s{seed}", verbose=0).summary
+    for arm in arms:
+        summary = out[arm]
+        print(f"  {name} seed {seed} {arm}: {summary['status']}, s2t {summary.get('seconds_to_target')}, "
+              f"acc {summary.get('final_val_accuracy'):.3f}, sizes {path(summary)}", flush=True)
+    return {arm: out[arm] for arm in arms}
+
+
+def warm_up(run: RunConfig, out: str) -> None:
+    """One short untimed run first: the process's first graph and kernels cost more than any later one's."""
+    n_train = train.validate(run.with_batch_size(32), model=False).n_train
+    train.run(configure(run, n_train, 32, epochs=1), Store(out, "warm-up"), verbose=0)
+
+
+def path(summary: dict) -> str:
+    return "→".join(str(e["batch_size"]) for e in summary.get("schedule") or []) or str(summary["batch_size"])
+
+
+def compare(name: str, run: RunConfig, seeds: int, out: str) -> tuple[pd.DataFrame, dict]:
+    store = Store(out, f"{name}-adaptive-vs-fixed")
+    warm_up(run, out)
+    runs, noise_scale = [], None
+    for seed in range(seeds):
+        arms = one_seed(name, run, seed, store, noise_scale)
+        noise_scale = noise_scale or arms["adaptive"]["gns_mean"]
+        fixed = {a: s for a, s in arms.items() if a.startswith("fixed")}
+        reached = {a: s["seconds_to_target"] for a, s in fixed.items() if s.get("seconds_to_target") is not None}
+        best = min(reached, key=reached.get) if reached else None
+        for arm, summary in arms.items():
+            runs.append({"seed": seed, "arm": arm, "path": path(summary), **{f: summary.get(f) for f in FIELDS}})
+        if best:
+            runs.append({"seed": seed, "arm": "best fixed", "path": best, **{f: fixed[best].get(f) for f in FIELDS}})
+    frame = pd.DataFrame(runs)
+    return frame, {"noise_scale": noise_scale}
+
+
+def table(frame: pd.DataFrame) -> pd.DataFrame:
+    def cell(values: pd.Series) -> str:
+        v = pd.to_numeric(values, errors="coerce")
+        missing = int(v.isna().sum())
+        v = v.dropna()
+        if not len(v):
+            return "not reached"
+        text = f"{v.mean():.3g} ± {v.std(ddof=1):.2g}" if len(v) > 1 else f"{v.mean():.3g}"
+        return text + (f" ({missing} not reached)" if missing else "")
+
+    rows = {}
+    for arm, group in frame.groupby("arm", sort=False):
+        rows[arm] = {f: cell(group[f]) for f in FIELDS}
+        rows[arm]["batch sizes"] = ", ".join(dict.fromkeys(group["path"]))
+    return pd.DataFrame(rows).T
+
+
+def goals(frame: pd.DataFrame) -> dict[str, float]:
+    mean = frame.groupby("arm")[["seconds_to_target", "final_val_accuracy"]].mean()
+    out = {}
+    for arm in ("adaptive", "increase"):
+        if arm in mean.index and "best fixed" in mean.index:
+            out[f"{arm} ÷ best fixed, seconds to target (goal ≤ 1)"] = (
+                mean.loc[arm, "seconds_to_target"] / mean.loc["best fixed", "seconds_to_target"])
+            out[f"{arm} − best fixed, final accuracy, points (goal ≥ −0.5)"] = 100 * (
+                mean.loc[arm, "final_val_accuracy"] - mean.loc["best fixed", "final_val_accuracy"])
+        if arm in mean.index and "fixed 32" in mean.index:
+            out[f"{arm} speed-up over batch 32 (goal ≥ 2)"] = (
+                mean.loc["fixed 32", "seconds_to_target"] / mean.loc[arm, "seconds_to_target"])
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--datasets", default="mnist1d,digits")
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--out", default=None, help="Folder for the studies (default: a temporary one).")
+    args = parser.parse_args()
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="kerasbatch-adaptive-") as scratch:
+        for name in args.datasets.split(","):
+            frame, info = compare(name, WORKLOADS[name], args.seeds, args.out or scratch)
+            with pd.option_context("display.width", 250, "display.max_columns", 20, "display.max_colwidth", 60):
+                print(f"\n{name}: {args.seeds} seeds, noise scale for the fixed sizes' rate rule "
+                      f"{info['noise_scale']:.3g}")
+                print(table(frame).to_markdown())
+                for label, value in goals(frame).items():
+                    print(f"  {label}: {value:.3g}" if math.isfinite(value) else f"  {label}: n/a")
+    print(f"\nbenchmark wall time {time.perf_counter() - started:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
