@@ -38,23 +38,37 @@ def boom(input_shape, num_classes):
 
 class _FailAtBatch(keras.layers.Layer):
     """Passes its input through, but a batch of ``oom_at`` examples raises an out-of-memory error and
-    one of ``kill_at`` ends the process as the kernel's out-of-memory killer would."""
+    one of ``kill_at`` ends the process as the kernel's out-of-memory killer would.
+
+    Both happen when the batch runs, not when it is traced: a model measured at one size after another
+    runs later sizes through one function traced for any batch size.
+    """
 
     def __init__(self, oom_at, kill_at, **kwargs):
         super().__init__(**kwargs)
         self.oom_at, self.kill_at = oom_at, kill_at
 
     def call(self, x):
+        import tensorflow as tf
+
+        size = tf.py_function(self._fail_at, [tf.shape(x)[0]], Tout=tf.int32)
+        size.set_shape(())
+        return x + tf.cast(size * 0, x.dtype)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def _fail_at(self, size):
         import os
         import signal
 
         import tensorflow as tf
 
-        if x.shape[0] == self.kill_at:
+        if int(size) == self.kill_at:
             os.kill(os.getpid(), signal.SIGKILL)
-        if x.shape[0] == self.oom_at:
+        if int(size) == self.oom_at:
             raise tf.errors.ResourceExhaustedError(None, None, f"injected: batch {self.oom_at} does not fit")
-        return x
+        return size
 
 
 def fails_at_64_and_256(input_shape, num_classes):
