@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kerasbatch import data, train
+from kerasbatch import data, noise, train
 from kerasbatch.callbacks import GradientNoise, WeightDistance, micro_batch_plan
 from kerasbatch.config import ModelConfig, OptimConfig
 from kerasbatch.store import Store
@@ -229,3 +229,9 @@ def test_a_default_probe_joins_two_training_batches_that_fit_in_the_training_set
     meter.measure()
     # Two batches of the training size, one micro-batch each; a second batch of 200 does not fit in 256.
     assert (len(served), meter.micro_batch) == (drawn, micro_batch)
+    if micro_batch == batch:  # grad_norm: the measured training-size gradients' root mean square norm
+        probe = np.concatenate([x[:batch]] * 2), np.concatenate([y[:batch]] * 2)
+        small = noise.micro_batch_sq_norms(model, *probe, 2)[0]
+        logs = {}
+        meter.on_epoch_end(0, logs)
+        assert logs["grad_norm"] == pytest.approx(math.sqrt(small), rel=1e-5)

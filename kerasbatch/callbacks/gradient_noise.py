@@ -133,7 +133,10 @@ class GradientNoise(keras.callbacks.Callback):
         if estimate is None:
             return
         grad_sq, trace_sigma, big = estimate
-        if examples != size:  # a joined or cut probe: the training batch's |g_B|² from the estimates
+        if examples != size:
+            # A joined or cut probe: the training batch's |g_B|² from the estimates. The two estimates
+            # solve the measured squared norms exactly, so where the micro-batch is the training batch
+            # (the default probe) this is their measured mean, with no estimation noise added.
             big = expected_sq_norm(grad_sq, trace_sigma, size, population)
         self._last_norm, self.micro_batch = math.sqrt(max(big, 0.0)), examples // k
         self._norms.append(self._last_norm)
