@@ -5,7 +5,7 @@ evaluation (about eight evaluations per epoch's worth of examples at every batch
 changes keeps the examples between evaluations), trained to the end of the budget:
 
 - ``adaptive``: ``--batch-schedule adaptive`` from batch 32 up to the largest candidate, re-evaluated
-  every epoch (noise scale measured every 32 steps; step times timed on the fly, no profile);
+  every epoch (noise scale measured every --diagnostics-every steps; step times timed on the fly, no profile);
 - ``increase``: ``--batch-schedule increase --schedule step``: the batch x10 at 50% and 75% of the epochs
   (capped at the largest candidate, the rest of the factor taken by the rate);
 - ``fixed B`` for every candidate: powers of two from 32 up to the largest batch that leaves 8 steps per
@@ -94,7 +94,7 @@ def one_seed(name: str, run: RunConfig, seed: int, store: Store, noise_scale: fl
 def warm_up(run: RunConfig, out: str) -> None:
     """One short untimed run first: the process's first graph and kernels cost more than any later one's."""
     n_train = train.validate(run.with_batch_size(32), model=False).n_train
-    train.run(configure(run, n_train, 32, epochs=1), Store(out, "warm-up"), verbose=0)
+    train.run(configure(run, n_train, 32, epochs=1), Store(out, f"warm-up-{run.data.dataset}"), verbose=0)
 
 
 def path(summary: dict) -> str:

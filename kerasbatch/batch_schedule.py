@@ -143,17 +143,6 @@ def default_max_batch(n_train: int, profiled_max: int | None = None) -> int:
     return min(by_data, profiled_max) if profiled_max else by_data
 
 
-def segment_epochs(steps_per_epoch: int, adapt_every_steps: int | None) -> int:
-    """Epochs per segment: one, or enough whole epochs to cover ``adapt_every_steps`` steps.
-
-    Keras's ``fit`` keeps one dataset for a call and its history has one row per epoch, so a batch changes
-    at an epoch end; ``--adapt-every-steps`` sets how many steps must pass between re-evaluations.
-    """
-    if not adapt_every_steps:
-        return 1
-    return max(1, math.ceil(adapt_every_steps / max(steps_per_epoch, 1)))
-
-
 # The plans: what a run in segments asks at each segment end.
 
 class FixedPlan:
@@ -189,25 +178,24 @@ class AdaptivePlan(FixedPlan):
     """Goodput from the smoothed noise scale and a step-time model, every epoch or every N steps.
 
     ``noise`` has the running noise scale (``noise.accumulator.gns``), ``throughput`` the step time at
-    the current batch (``throughput.last_step_time``); ``step_time`` is a callable model of the step time
+    the current batch (``throughput.recent_step_time``); ``step_time`` is a callable model of the step time
     at any batch with ``source``, ``current_batch`` and ``current_time`` (the segments module's).
     """
 
-    def __init__(self, config: RunConfig, max_batch: int, n_train: int, noise, throughput, step_time):
+    def __init__(self, config: RunConfig, max_batch: int, noise, throughput, step_time):
         self.policy = AdaptivePolicy(max_batch=max_batch)
-        self.config, self.n_train = config, n_train
+        self.config = config
         self.noise, self.throughput, self.step_time = noise, throughput, step_time
         self.step_time_source = step_time.source
         self.evaluations = 0
 
     def segment_end(self, epoch, batch_size, epochs):
-        every = segment_epochs(self.n_train // batch_size, self.config.adapt_every_steps)
-        return min(epoch + every, epochs)
+        return min(epoch + 1, epochs)  # every epoch; --adapt-every-steps parts are cut by the segments module
 
     def decide(self, epoch, batch_size, factor):
         self.evaluations += 1
         noise_scale = self.noise.accumulator.gns
-        self.step_time.current_batch, self.step_time.current_time = batch_size, self.throughput.last_step_time
+        self.step_time.current_batch, self.step_time.current_time = batch_size, self.throughput.recent_step_time
         if not math.isfinite(self.step_time.current_time):
             return None
         decision = self.policy.choose(batch_size, noise_scale, self.step_time, base_batch=self.config.batch_size)

@@ -178,8 +178,8 @@ class RunConfig:
     batch_schedule: str = setting("fixed", "fixed; adaptive (goodput from the noise scale, Pollux); increase (the batch "
                                            "x10 where --schedule step would divide the rate, Smith et al.).",
                                   choices=BATCH_SCHEDULES)
-    adapt_every_steps: int | None = setting(None, "adaptive: steps between re-evaluations, rounded up to whole "
-                                                  "epochs; default: every epoch.")
+    adapt_every_steps: int | None = setting(None, "adaptive: re-evaluate every N steps (also in mid-epoch) and at "
+                                                  "epoch ends; default: at epoch ends.")
     max_batch: int | None = setting(None, "Largest batch of adaptive/increase; default: the profile's largest that "
                                           "fits, else the largest leaving 8 steps per epoch.")
 

@@ -32,7 +32,11 @@ class Continued(keras.callbacks.Callback):
     """Callbacks that live across several ``fit`` calls, as if there were one.
 
     ``on_train_begin`` reaches them at the first ``fit`` only; ``on_train_end`` never from ``fit``, but
-    from :meth:`finish`, with the last ``fit``'s logs. Every other hook is passed on.
+    from :meth:`finish`, with the last ``fit``'s logs. An epoch may be split over two ``fit`` calls (a
+    switch in mid-epoch): with :attr:`epoch_ends` false the part's ``on_epoch_end`` is held back, and
+    with :attr:`continues_epoch` the next part's ``on_epoch_begin`` is too, and the model's metrics
+    (which ``fit`` resets at every epoch start) get the first part's state back, so the epoch's row
+    has its whole loss and accuracy. Every other hook is passed on.
     """
 
     def __init__(self, callbacks: list[keras.callbacks.Callback]):
@@ -40,6 +44,8 @@ class Continued(keras.callbacks.Callback):
         self.callbacks = list(callbacks)
         self._begun = False
         self._end_logs = None
+        self.epoch_ends, self.continues_epoch = True, False
+        self._metric_state: list | None = None
 
     def set_model(self, model):
         super().set_model(model)
@@ -68,10 +74,21 @@ class Continued(keras.callbacks.Callback):
             getattr(c, hook)(*args)
 
     def on_epoch_begin(self, epoch, logs=None):
-        self._each("on_epoch_begin", epoch, logs)
+        if not self.continues_epoch:
+            self._each("on_epoch_begin", epoch, logs)
+        elif self._metric_state is not None:
+            for variable, value in zip(self._metric_variables(), self._metric_state):
+                variable.assign(value)
+        self._metric_state = None
 
     def on_epoch_end(self, epoch, logs=None):
-        self._each("on_epoch_end", epoch, logs)
+        if self.epoch_ends:
+            self._each("on_epoch_end", epoch, logs)
+        else:
+            self._metric_state = [keras.ops.convert_to_numpy(v) for v in self._metric_variables()]
+
+    def _metric_variables(self) -> list:
+        return [v for metric in self.model.metrics for v in metric.variables]
 
     def on_train_batch_begin(self, batch, logs=None):
         self._each("on_train_batch_begin", batch, logs)
@@ -218,7 +235,7 @@ def make_plan(config: RunConfig, dataset: data.Dataset, model: keras.Model, call
     times = profile_step_times(study_dir, config) if study_dir else None
     timer = None if times else GradientTimer(model, dataset.x_train[:2 * max_batch], dataset.y_train[:2 * max_batch])
     step_time = StepTimeModel(times, timer)
-    return AdaptivePlan(config, max_batch, dataset.n_train, callbacks["gradient_noise"], callbacks["throughput"],
+    return AdaptivePlan(config, max_batch, callbacks["gradient_noise"], callbacks["throughput"],
                         step_time), max_batch
 
 
@@ -234,18 +251,19 @@ def fit_segments(model: keras.Model, config: RunConfig, dataset: data.Dataset, c
     plan, max_batch = make_plan(config, dataset, model, callbacks, study_dir)
     # The caller's callbacks (a progress display) too: one start line and one clock for the run.
     continued = Continued([*callbacks.values(), *extra])
-    batch, epoch, factor, train_ds = config.batch_size, initial_epoch, 1.0, None
+    batch, epoch, done, factor, train_ds = config.batch_size, initial_epoch, 0, 1.0, None
     schedule = [_entry(model, epoch, batch, "start", math.nan)]
     while True:
         if train_ds is None:  # a fresh pipeline at a switch, reshuffled unlike the first epoch's
             train_ds = data.pipeline(dataset.x_train, dataset.y_train, batch, training=True,
-                                     seed=config.seed + epoch - initial_epoch, augment=config.data.augment)
+                                     seed=config.seed + epoch - initial_epoch + done, augment=config.data.augment)
             if config.batch_schedule != "fixed":
                 train_ds = generic_batch(train_ds)
-        end = plan.segment_end(epoch, batch, config.epochs)
-        model.fit(train_ds, validation_data=validation, epochs=end, initial_epoch=epoch, shuffle=False,
-                  callbacks=[continued], verbose=verbose)
-        epoch = end
+        end, steps, ends = _next_part(plan, config, epoch, done, batch, dataset.n_train)
+        continued.continues_epoch, continued.epoch_ends = done > 0, ends
+        model.fit(train_ds, validation_data=validation if continued.epoch_ends else None, epochs=end,
+                  initial_epoch=epoch, steps_per_epoch=steps, shuffle=False, callbacks=[continued], verbose=verbose)
+        epoch, done = (end, 0) if continued.epoch_ends else (epoch, done + steps * batch)
         if model.stop_training or epoch >= config.epochs:
             break
         chosen = plan.decide(epoch, batch, factor)
@@ -260,6 +278,21 @@ def fit_segments(model: keras.Model, config: RunConfig, dataset: data.Dataset, c
     return {"batch_schedule": config.batch_schedule, "schedule": schedule, "final_batch_size": batch,
             "max_batch": max_batch, "batch_evaluations": getattr(plan, "evaluations", 0),
             "step_time_source": plan.step_time_source, "train_traces": train_traces(model)}
+
+
+def _next_part(plan, config: RunConfig, epoch: int, done: int, batch: int,
+               n_train: int) -> tuple[int, int | None, bool]:
+    """``(epochs, steps_per_epoch, ends_epoch)`` of the next ``fit``: to the plan's next segment end in whole epochs,
+    or, for ``adaptive`` with ``adapt_every_steps``, that many steps into the epoch (``done`` examples of
+    it trained already). A part that would leave less than two batches of the epoch runs to its end, so
+    the next part, at up to twice the batch, still has a step."""
+    if not (config.batch_schedule == "adaptive" and config.adapt_every_steps):
+        return plan.segment_end(epoch, batch, config.epochs), None, True
+    left = (n_train - done) // batch
+    steps = config.adapt_every_steps
+    if steps >= left or n_train - done - steps * batch < 2 * batch:
+        return epoch + 1, (left if done else None), True
+    return epoch + 1, steps, False
 
 
 def batch_scaled_schedule(model: keras.Model):

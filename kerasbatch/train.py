@@ -61,7 +61,9 @@ class RunResult:
 def describe(result: RunResult) -> str:
     """One line about a finished run, for progress output."""
     s = result.summary
-    line = f"batch {s['batch_size']} {result.status}"
+    final = s.get("final_batch_size")
+    sizes = f"{s['batch_size']}→{final}" if final and final != s["batch_size"] else f"{s['batch_size']}"
+    line = f"batch {sizes} {result.status}"
     if result.skipped:
         return f"{line} (already done)"
     if s.get("final_val_accuracy") is not None:

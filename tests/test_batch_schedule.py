@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from kerasbatch import train
-from kerasbatch.batch_schedule import AdaptivePolicy, default_max_batch, goodput, increase_plan, segment_epochs
+from kerasbatch.batch_schedule import AdaptivePolicy, default_max_batch, goodput, increase_plan
 from kerasbatch.cli import run as cli
 from kerasbatch.config import DataConfig, ModelConfig, OptimConfig, RunConfig, SweepConfig
 from kerasbatch.errors import ConfigError
@@ -66,10 +66,9 @@ def test_increase_multiplies_the_batch_at_the_step_decays_boundaries_and_hands_t
     assert increase_plan(32, epochs=4, warmup_epochs=0, max_batch=32)[0].rate_factor == pytest.approx(0.1)
 
 
-def test_default_cap_and_segment_length():
+def test_default_cap():
     assert default_max_batch(1293) == 160  # at least 8 steps per epoch, a multiple of 8
     assert default_max_batch(100_000, profiled_max=2048) == 2048
-    assert segment_epochs(40, None) == 1 and segment_epochs(40, 100) == 3 and segment_epochs(40, 10) == 1
 
 
 def test_batch_scaled_schedule_follows_examples_and_scales_the_rate():
@@ -219,3 +218,26 @@ def test_step_evaluation_keeps_its_examples_between_evaluations_across_a_switch(
     for _ in range(5):
         evaluation.on_train_batch_end(0, {})
     assert evaluated == [8, 12, 14] and evaluation.every == 2
+
+
+def test_adapt_every_steps_switches_in_mid_epoch_with_one_row_per_epoch(tmp_path, monkeypatch):
+    from kerasbatch import batch_schedule
+    from kerasbatch.batch_schedule import Decision
+
+    # The policy is tested above; here a stub that always doubles exercises the segments.
+    monkeypatch.setattr(batch_schedule.AdaptivePolicy, "choose",
+                        lambda self, current, *a, **k: Decision(min(2 * current, self.max_batch), 2.0, "doubling"))
+    config = RunConfig(**DIGITS, batch_size=32, epochs=2, batch_schedule="adaptive", adapt_every_steps=10,
+                       max_batch=128, diagnostics=("gns",), diagnostics_every=5)
+    result = train.run(config, Store(tmp_path, "mid"), verbose=0)
+    n_train = train.data.load(config.data).n_train
+    history = pd.read_csv(result.path / "history.csv")
+    # Epoch 1: 10 steps at 32, 10 at 64, then the rest of the epoch at 128; epoch 2 at 128.
+    first = 10 + 10 + (n_train - 320 - 640) // 128
+    assert [(e["step"], e["batch_size"]) for e in result.summary["schedule"]] == [(0, 32), (10, 64), (20, 128)]
+    assert history["epoch"].tolist() == [1, 2] and history["batch_size"].tolist() == [128, 128]
+    assert history["steps"].tolist() == [first, first + n_train // 128]
+    assert history["examples"].iloc[0] == 320 + 640 + (first - 20) * 128
+    assert int(keras.ops.convert_to_numpy(result.model.optimizer.iterations)) == history["steps"].iloc[-1]
+    assert history["val_accuracy"].notna().all() and history["loss"].iloc[1] < history["loss"].iloc[0]
+    assert result.summary["train_traces"] == 1

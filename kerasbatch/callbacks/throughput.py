@@ -40,6 +40,7 @@ class Throughput(keras.callbacks.Callback):
     def set_batch_size(self, batch_size: int) -> None:
         """Examples per step from the next step on."""
         self.batch_size = batch_size
+        self._since = len(getattr(self, "_durations", ()))
 
     def on_train_begin(self, logs=None):
         self.steps = 0
@@ -53,6 +54,8 @@ class Throughput(keras.callbacks.Callback):
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch_start = time.perf_counter()
         self._durations: list[float] = []
+        self._epoch_timed_examples = 0
+        self._since = 0  # where the current batch size's step times start
 
     def on_train_batch_begin(self, batch, logs=None):
         self._step_start = time.perf_counter()
@@ -63,6 +66,7 @@ class Throughput(keras.callbacks.Callback):
         self.examples += self.batch_size
         if self.steps > self.skip_steps:
             self._durations.append(duration)
+            self._epoch_timed_examples += self.batch_size
 
     def on_epoch_end(self, epoch, logs=None):
         if logs is None:
@@ -71,7 +75,7 @@ class Throughput(keras.callbacks.Callback):
         timed = sum(self._durations)
         self.timed_seconds += timed
         self.timed_steps += len(self._durations)
-        self.timed_examples += self.batch_size * len(self._durations)
+        self.timed_examples += self._epoch_timed_examples
         ordered = sorted(self._durations)
         if ordered:
             self.last_step_time = _quantile(ordered, 0.5)
@@ -80,10 +84,16 @@ class Throughput(keras.callbacks.Callback):
         logs["steps"] = self.steps
         logs["examples"] = self.examples
         logs["batch_size"] = self.batch_size
-        logs["samples_per_second"] = self.batch_size * len(self._durations) / timed if timed else math.nan
+        logs["samples_per_second"] = self._epoch_timed_examples / timed if timed else math.nan
         if self.step_times:
             logs["step_time_median"] = _quantile(ordered, 0.5)
             logs["step_time_p90"] = _quantile(ordered, 0.9)
+
+    @property
+    def recent_step_time(self) -> float:
+        """Median step time at the current batch size in the epoch so far (the last epoch's before any)."""
+        durations = getattr(self, "_durations", [])[getattr(self, "_since", 0):]
+        return _quantile(sorted(durations), 0.5) if durations else self.last_step_time
 
     @property
     def samples_per_second(self) -> float:
