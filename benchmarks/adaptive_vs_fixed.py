@@ -6,6 +6,8 @@ changes keeps the examples between evaluations), trained to the end of the budge
 
 - ``adaptive``: ``--batch-schedule adaptive`` from batch 32 up to the largest candidate, re-evaluated
   every epoch (noise scale measured every --diagnostics-every steps; step times timed on the fly, no profile);
+- ``adaptive/steps``: the same, re-evaluated (and the noise scale measured) every N steps, N = an eighth
+  of an epoch at batch 32 (``--adapt-every-steps N --diagnostics-every N``), in mid-epoch too;
 - ``increase``: ``--batch-schedule increase --schedule step``: the batch x10 at 50% and 75% of the epochs
   (capped at the largest candidate, the rest of the factor taken by the rate);
 - ``fixed B`` for every candidate: powers of two from 32 up to the largest batch that leaves 8 steps per
@@ -74,6 +76,9 @@ def one_seed(name: str, run: RunConfig, seed: int, store: Store, noise_scale: fl
     arms = {"adaptive": configure(run, n_train, 32, batch_schedule="adaptive", max_batch=sizes[-1],
                                   diagnostics=("gns",))}
     out = {"adaptive": train.run(arms["adaptive"], store, f"adaptive-s{seed}", verbose=0).summary} if not noise_scale else {}
+    every = max(1, round(n_train / 8 / 32))  # as often as the evaluation at batch 32: about 8 times an epoch
+    arms["adaptive/steps"] = configure(run, n_train, 32, batch_schedule="adaptive", max_batch=sizes[-1],
+                                       diagnostics=("gns",), adapt_every_steps=every, diagnostics_every=every)
     rule = dataclasses.replace(run.optim, lr_scaling="noise", noise_scale=noise_scale or out["adaptive"]["gns_mean"])
     for size in sizes:
         arms[f"fixed {size}"] = configure(dataclasses.replace(run, optim=rule), n_train, size)
@@ -83,7 +88,8 @@ def one_seed(name: str, run: RunConfig, seed: int, store: Store, noise_scale: fl
     order = list(arms) if seed % 2 == 0 else list(reversed(arms))
     for arm in order:
         if arm not in out:
-            out[arm] = train.run(arms[arm], store, f"{arm.replace('fixed ', 'bs')}-s{seed}", verbose=0).summary
+            run_id = arm.replace("fixed ", "bs").replace("/", "-")
+            out[arm] = train.run(arms[arm], store, f"{run_id}-s{seed}", verbose=0).summary
     for arm in arms:
         summary = out[arm]
         print(f"  {name} seed {seed} {arm}: {summary['status']}, s2t {summary.get('seconds_to_target')}, "
@@ -139,7 +145,7 @@ def table(frame: pd.DataFrame) -> pd.DataFrame:
 def goals(frame: pd.DataFrame) -> dict[str, float]:
     mean = frame.groupby("arm")[["seconds_to_target", "final_val_accuracy"]].mean()
     out = {}
-    for arm in ("adaptive", "increase"):
+    for arm in ("adaptive", "adaptive/steps", "increase"):
         if arm in mean.index and "best fixed" in mean.index:
             out[f"{arm} ÷ best fixed, seconds to target (goal ≤ 1)"] = (
                 mean.loc[arm, "seconds_to_target"] / mean.loc["best fixed", "seconds_to_target"])
