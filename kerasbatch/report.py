@@ -53,21 +53,24 @@ footer { margin-top: 3em; color: #888; font-size: 0.8em; }
 """
 
 
-def write_report(study_dir: str | Path, output: str | Path | None = None) -> Path:
+def write_report(study_dir: str | Path, output: str | Path | None = None, *,
+                 figures: dict[str, bytes] | None = None) -> Path:
     """Write the study's HTML report to ``output`` (default ``<study_dir>/report.html``) and return it.
 
     The page holds, in this order: the finding (best batch size by the study's metric, run counts,
     failures), the suggestion when ``suggestion.json`` exists, the key figure, the compact table, the
     settings that differ between runs, the other figures of :func:`kerasbatch.plots.plot_study`, and
-    folded, every column and every setting. Written atomically.
+    folded, every column and every setting. Written atomically. ``figures`` (PNG bytes by figure name)
+    are the study's figures when the caller has just drawn them; by default they are drawn here.
     Raises :class:`KerasbatchError` when the folder holds no finished run.
     """
     study_dir = Path(study_dir)
     frame = tables.study_table(study_dir)
     output = Path(output) if output is not None else study_dir / REPORT
     # Figures go to a scratch folder: the report must not leave files in the study as a side effect.
-    with tempfile.TemporaryDirectory(prefix="kerasbatch-report-") as scratch:
-        figures = {path.stem: path.read_bytes() for path in plots.plot_study(study_dir, scratch, ("png",))}
+    if figures is None:
+        with tempfile.TemporaryDirectory(prefix="kerasbatch-report-") as scratch:
+            figures = {path.stem: path.read_bytes() for path in plots.plot_study(study_dir, scratch, ("png",))}
     metric = tables.default_metric(study_dir)
     key = _KEY_FIGURE.get(metric) if _KEY_FIGURE.get(metric) in figures else next(iter(figures), None)
     study = _read(study_dir / STUDY) if (study_dir / STUDY).is_file() else {}

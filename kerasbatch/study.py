@@ -131,5 +131,6 @@ def _write_up(study_dir: Path, results: list[train.RunResult]) -> StudyResult:
         from kerasbatch.report import write_report
 
         summary.figures = plot_study(study_dir)
-        summary.report = write_report(study_dir)
+        pngs = {path.stem: path.read_bytes() for path in summary.figures if path.suffix == ".png"}
+        summary.report = write_report(study_dir, figures=pngs)
     return summary
