@@ -41,16 +41,12 @@ import pandas as pd  # noqa: E402
 
 from kerasbatch import train  # noqa: E402
 from kerasbatch.batch_schedule import default_max_batch  # noqa: E402
-from kerasbatch.config import DataConfig, ModelConfig, OptimConfig, RunConfig  # noqa: E402
+from kerasbatch.config import RunConfig  # noqa: E402
 from kerasbatch.store import Store  # noqa: E402
+from workloads import workloads  # noqa: E402
 
 # The workloads of benchmarks/suggest_vs_sweep.py, with an epoch budget each.
-WORKLOADS = {
-    "digits": RunConfig(data=DataConfig(dataset="digits"), model=ModelConfig(name="cnn"), target=0.95, epochs=20,
-                        optim=OptimConfig(optimizer="sgd", learning_rate=0.01), precision="float32"),
-    "mnist1d": RunConfig(data=DataConfig(dataset="mnist1d"), model=ModelConfig(name="cnn1d"), target=0.85,
-                         epochs=10, optim=OptimConfig(optimizer="adam", learning_rate=1e-3), precision="float32"),
-}
+WORKLOADS = workloads(digits=20, mnist1d=10)
 FIELDS = ("seconds_to_target", "steps_to_target", "examples_to_target", "final_val_accuracy", "train_seconds")
 
 

@@ -30,19 +30,14 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from kerasbatch import train  # noqa: E402
-from kerasbatch.config import DataConfig, ModelConfig, OptimConfig, RunConfig  # noqa: E402
+from kerasbatch.config import RunConfig  # noqa: E402
 from kerasbatch.learner import candidate_sizes  # noqa: E402
 from kerasbatch.noise import fit_steps_curve  # noqa: E402
 from kerasbatch.store import Store  # noqa: E402
 from kerasbatch.suggest import SuggestConfig, suggest  # noqa: E402
+from workloads import workloads  # noqa: E402
 
-# Workloads: digits with the small convnet and SGD; MNIST-1D (20k) with the 1-D convnet and Adam.
-WORKLOADS = {
-    "digits": RunConfig(data=DataConfig(dataset="digits"), model=ModelConfig(name="cnn"), target=0.95, epochs=60,
-                        optim=OptimConfig(optimizer="sgd", learning_rate=0.01), precision="float32"),
-    "mnist1d": RunConfig(data=DataConfig(dataset="mnist1d"), model=ModelConfig(name="cnn1d"), target=0.85,
-                         epochs=60, optim=OptimConfig(optimizer="adam", learning_rate=1e-3), precision="float32"),
-}
+WORKLOADS = workloads(digits=60, mnist1d=60)
 
 
 def compare(name: str, run: RunConfig, out: str) -> dict:
