@@ -27,6 +27,7 @@ gradients underflow otherwise) and the gradients are unscaled, in float32, befor
 from __future__ import annotations
 
 import itertools
+import logging
 import math
 import weakref
 from dataclasses import dataclass
@@ -279,10 +280,26 @@ def _sq_norm(tensors):
     return tf.add_n([tf.reduce_sum(tf.square(t)) for t in tensors])
 
 
+class _OneTracePerModel(logging.Filter):
+    """Drops TensorFlow's "triggered tf.function retracing" warning about the measurement step.
+
+    TensorFlow counts traces by a function's code, not by the function: every model gets its own
+    measurement step, traced once, so a study of a dozen runs looks to it like one function traced a
+    dozen times. The warning is for a function retraced in a loop, which this is not.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "_traced_step.<locals>.step" not in record.getMessage()
+
+
+_ONE_TRACE_PER_MODEL = _OneTracePerModel()
+
+
 def _traced_step(model, micro_batches: int):
     """``(step, seed positions)``: the traced measurement for this model and micro-batch count."""
     import tensorflow as tf
 
+    logging.getLogger("tensorflow").addFilter(_ONE_TRACE_PER_MODEL)  # once: a filter is added only once
     per_model = _TRACED.setdefault(model, {})
     variable_ids = tuple(id(v) for v in model.trainable_variables + model.non_trainable_variables)
     cached = per_model.get(micro_batches)

@@ -107,6 +107,23 @@ def problem():
     return model, x, y
 
 
+def test_a_measurement_per_new_model_is_no_retracing_warning(problem):
+    import logging
+
+    _, x, y = problem
+    records = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    logger = logging.getLogger("tensorflow")
+    logger.addHandler(handler)
+    try:
+        for _ in range(8):  # as a study does: a new model per run, each measured
+            noise.micro_batch_sq_norms(_softmax_regression(), x[:64], y[:64], micro_batches=2)
+    finally:
+        logger.removeHandler(handler)
+    assert not [r for r in records if "retracing" in r.getMessage()]
+
+
 def _per_example_grads(model, x, y):
     """Analytic cross-entropy gradients of softmax regression, one row per example (float64)."""
     kernel, bias = (w.astype(np.float64) for w in model.layers[0].get_weights())
