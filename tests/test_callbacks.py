@@ -107,6 +107,25 @@ def test_history_file_keeps_columns_that_appear_later(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["history.csv"]
 
 
+def test_history_file_appends_rows_without_new_columns_and_rewrites_for_a_new_one(tmp_path):
+    path = tmp_path / "history.csv"
+    writer = HistoryFile(path)
+    writer.on_train_begin()
+    logs = [{"loss": 0.9}, {"loss": 0.8, "gns": 40.0}, {"loss": 0.7, "gns": 41.0}, {"loss": 0.6},
+            {"loss": 0.5, "gns": 43.0, "lr": 0.1}]
+    files = []
+    for epoch, row in enumerate(logs):
+        writer.on_epoch_end(epoch, dict(row))
+        files.append(path.stat().st_ino)
+    # Epochs 3 and 4 add no column: appended to the file epoch 2 wrote; epoch 5's lr rewrites it.
+    assert files[2] == files[3] and files[4] != files[3]
+    frame = pd.read_csv(path)
+    assert list(frame.columns) == ["epoch", "loss", "lr", "gns"]
+    assert frame["loss"].tolist() == [0.9, 0.8, 0.7, 0.6, 0.5]
+    assert frame["gns"].tolist()[1:3] == [40.0, 41.0] and math.isnan(frame["gns"][3])
+    assert frame["lr"].tolist()[4] == 0.1 and frame["lr"].isna().sum() == 4
+
+
 def test_learning_rate_log_reports_the_rate_of_the_last_step():
     model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
     schedule = WarmupSchedule(peak_lr=1.0, total_steps=100, warmup_steps=10, start_lr=0.0)
