@@ -12,6 +12,18 @@ def first_line(exc: BaseException) -> str:
     return lines[0] if lines else type(exc).__name__
 
 
+def out_of_memory(exc: BaseException) -> bool:
+    """Whether ``exc`` says a batch did not fit. TensorFlow raises ``ResourceExhaustedError`` for an
+    allocation that fails in a kernel, but an error crossing a compiled (XLA) or Python-function boundary
+    arrives as another type with the original status in its message. (TensorFlow is imported only here,
+    when a training failure is classified.)"""
+    import tensorflow as tf
+
+    text = str(exc)
+    return isinstance(exc, tf.errors.ResourceExhaustedError) or any(
+        mark in text for mark in ("RESOURCE_EXHAUSTED", "ResourceExhaustedError", "OOM when allocating"))
+
+
 class KerasbatchError(Exception):
     """A problem with the user's input or environment, reported without a traceback."""
 

@@ -27,7 +27,7 @@ from typing import Any
 
 from kerasbatch.checks import int_tuple, number, positive_int
 from kerasbatch.config import RunConfig, setting
-from kerasbatch.errors import first_line
+from kerasbatch.errors import first_line, out_of_memory
 from kerasbatch.store import PROFILE, Store, make_dir, read_json, write_json
 
 Progress = Callable[[str], None]
@@ -253,17 +253,6 @@ def _child_main() -> None:
         prober = _SizeProber(config, dataset, request["warmup_steps"], request["timed_steps"])
         for line in sys.stdin:
             print(json.dumps(prober.measure(json.loads(line)["batch_size"])), flush=True)
-
-
-def out_of_memory(exc: BaseException) -> bool:
-    """Whether ``exc`` says a size did not fit. TensorFlow raises ``ResourceExhaustedError`` for an
-    allocation that fails in a kernel, but an error crossing a compiled (XLA) or Python-function boundary
-    arrives as another type with the original status in its message."""
-    import tensorflow as tf
-
-    text = str(exc)
-    return isinstance(exc, tf.errors.ResourceExhaustedError) or any(
-        mark in text for mark in ("RESOURCE_EXHAUSTED", "ResourceExhaustedError", "OOM when allocating"))
 
 
 class _SizeProber:

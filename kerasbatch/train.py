@@ -27,7 +27,7 @@ from kerasbatch.callbacks import (GradientNoise, HistoryFile, LearningRateLog, S
                                   Throughput, TimeToTarget, WeightDistance)
 from kerasbatch.callbacks.step_evaluation import StepEvaluation
 from kerasbatch.config import RunConfig
-from kerasbatch.errors import ConfigError, KerasbatchError, first_line
+from kerasbatch.errors import ConfigError, KerasbatchError, first_line, out_of_memory
 from kerasbatch.models import build_model
 from kerasbatch.optim import BatchScaledSchedule, make_optimizer, make_schedule, save_model
 from kerasbatch.segments import fit_segments
@@ -220,12 +220,13 @@ def _train(config: RunConfig, dataset: data.Dataset, model: keras.Model, folder:
     try:
         segments = fit_segments(model, config, dataset, callbacks, extra_callbacks, val_ds, verbose,
                                 initial_epoch=earlier.epoch, study_dir=folder.parent)
-    except tf.errors.ResourceExhaustedError as exc:
-        status, error = "oom", first_line(exc)
     except KerasbatchError:
         raise
     except Exception as exc:  # recorded on the run, so that a sweep can go on
-        status, error, trace = "error", f"{type(exc).__name__}: {first_line(exc)}", traceback.format_exc()
+        if out_of_memory(exc):
+            status, error = "oom", first_line(exc)
+        else:
+            status, error, trace = "error", f"{type(exc).__name__}: {first_line(exc)}", traceback.format_exc()
     finally:
         if "tensorboard" in callbacks:
             callbacks["tensorboard"].close()  # on_train_end is skipped when fit raises
