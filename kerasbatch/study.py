@@ -24,6 +24,7 @@ from kerasbatch import tables
 from kerasbatch.progress import StudyProgress
 from kerasbatch.store import Store, check_writable
 from kerasbatch.study_config import StudyConfig, StudyRun, load_study
+from kerasbatch.sweep import tracked_run
 
 if TYPE_CHECKING:
     from kerasbatch import train
@@ -82,7 +83,8 @@ def run_study(config: StudyConfig | str | Path, out: str | Path = "runs", *, qui
     store.claim_study(KIND, config.shared_settings())
     results = []
     for index, run in enumerate(runs, start=1):
-        results.append(_tracked_run(run, store, progress, index, len(runs), verbose))
+        results.append(tracked_run(run.config, store, progress, index=index, run_id=run.run_id, verbose=verbose,
+                                   extra={"arm": run.arm}, label=f"[{index}/{len(runs)}] {run.run_id}"))
         results[-1].model = None  # a study keeps summaries, not networks
     return _write_up(store.study_dir, results)
 
@@ -99,26 +101,6 @@ def _validate(runs: list[StudyRun], store: Store) -> None:
             train.validate(run.config, model=not any(arm == run.arm for arm, _ in checked))
             checked.add(setting)
         store.check_run(run.run_id, run.config.identity())
-
-
-def _tracked_run(run: StudyRun, store: Store, progress: StudyProgress | None, index: int, total: int,
-                 verbose: int) -> train.RunResult:
-    """:func:`train.run` of one study run, its arm in the summary, ``progress`` kept up to date."""
-    from kerasbatch import train
-
-    extra = {"arm": run.arm}
-    if progress is None:
-        return train.run(run.config, store, run.run_id, verbose=verbose, extra=extra)
-    label = f"[{index}/{total}] {run.run_id}"
-    if store.is_complete(run.run_id):
-        result = train.run(run.config, store, run.run_id, verbose=verbose, extra=extra)
-        progress.skip_run(index, train.describe(result), label=label)
-        return result
-    progress.start_run(index, run.config.batch_size, run.config.epochs, learning_rate=run.config.learning_rate,
-                       label=label)
-    result = train.run(run.config, store, run.run_id, verbose=verbose, extra=extra, callbacks=[progress.callback()])
-    progress.finish_run(train.describe(result))
-    return result
 
 
 def _write_up(study_dir: Path, results: list[train.RunResult]) -> StudyResult:

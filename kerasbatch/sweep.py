@@ -51,18 +51,20 @@ def sweep(config: SweepConfig, store: Store, *, progress: StudyProgress | None =
 
 
 def tracked_run(config: RunConfig, store: Store, progress: StudyProgress | None, *, index: int = 1,
-                run_id: str | None = None, verbose: int = 0) -> train.RunResult:
+                run_id: str | None = None, verbose: int = 0, extra: dict | None = None,
+                label: str | None = None) -> train.RunResult:
     """:func:`train.run` with ``progress`` kept up to date: the run started, each epoch, one line at the end
-    (or the stored run's line, when it had finished before)."""
+    (or the stored run's line, when it had finished before). ``extra`` goes into the run's summary (a
+    study's arm); ``label`` names the run on the display instead of ``[i/N]``."""
     from kerasbatch import train
 
     if progress is None:
-        return train.run(config, store, run_id, verbose=verbose)
+        return train.run(config, store, run_id, verbose=verbose, extra=extra)
     if store.is_complete(run_id or train.run_id_for(config)):
-        result = train.run(config, store, run_id, verbose=verbose)
-        progress.skip_run(index, train.describe(result))
+        result = train.run(config, store, run_id, verbose=verbose, extra=extra)
+        progress.skip_run(index, train.describe(result), label=label)
         return result
-    progress.start_run(index, config.batch_size, config.epochs, learning_rate=config.learning_rate)
-    result = train.run(config, store, run_id, verbose=verbose, callbacks=[progress.callback()])
+    progress.start_run(index, config.batch_size, config.epochs, learning_rate=config.learning_rate, label=label)
+    result = train.run(config, store, run_id, verbose=verbose, extra=extra, callbacks=[progress.callback()])
     progress.finish_run(train.describe(result))
     return result
