@@ -14,10 +14,6 @@ import pandas as pd
 from kerasbatch import tables
 from kerasbatch.errors import KerasbatchError
 
-# Counts, whose means are shown as whole numbers.
-_COUNTS = ("epochs_to_target", "steps_to_target", "examples_to_target")
-
-
 def mean_std_view(frame: pd.DataFrame) -> pd.DataFrame:
     """Per (arm, batch size) of :func:`kerasbatch.tables.study_table` ``frame``: the runs, then
     ``mean ± std`` over seeds, ``(k/n)`` when only k of n runs had a value; no arm column for one arm."""
@@ -37,7 +33,7 @@ def best_by_mean(study_dir: Path, frame: pd.DataFrame, metric: str, words: str) 
     ok = tables.aggregate(frame[frame["status"] == "ok"], [field]).set_index(["arm", "batch_size"])
     best = ok.loc[(arm, run["batch_size"])]
     value = tables.mean_std_cells(pd.Series([best[f"{field}_mean"]]), pd.Series([best[f"{field}_std"]]), [1], [1],
-                                  count_like=field in _COUNTS)[0] + (" s" if metric == "seconds_to_target" else "")
+                                  count_like=field in tables.INTEGER_COLUMNS)[0] + (" s" if metric == "seconds_to_target" else "")
     named = f"arm <strong>{html.escape(arm)}</strong> at " if ok.index.get_level_values("arm").nunique() > 1 else ""
     runs = int(best["n"])
     return (f"Best by mean {html.escape(words)} over seeds: {named}batch size <strong>{int(run['batch_size'])}"

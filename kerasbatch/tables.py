@@ -13,6 +13,7 @@ import pandas as pd
 from kerasbatch.config import OBJECTIVES
 from kerasbatch.errors import KerasbatchError
 from kerasbatch.store import STUDY, Store, read_json
+from kerasbatch.study_config import DEFAULT_ARM
 from kerasbatch.table_text import FORMATS, align, headers_unpadded, mean_std_cells, render  # noqa: F401 (the API)
 
 # What a run costs and what it measured, in the order both tables show them.
@@ -77,7 +78,6 @@ def _arm_order(study_dir: Path):
 
 # -- arms and repeats ------------------------------------------------------------------------------
 
-DEFAULT_ARM = "base"
 # Numeric columns that name a run or a setting rather than measure it: never averaged.
 _NOT_METRICS = {"batch_size", "seed", "trial_id", "target", "replicas"}
 
@@ -158,7 +158,7 @@ def aggregate_view(frame: pd.DataFrame) -> pd.DataFrame:
     for metric in metrics:
         reached = counts.loc[list(zip(table["arm"], table["batch_size"])), metric].to_numpy()
         cells[metric] = mean_std_cells(table[f"{metric}_mean"], table[f"{metric}_std"], reached, table["n"],
-                                       count_like=metric in _INTEGER_COLUMNS)
+                                       count_like=metric in INTEGER_COLUMNS)
     return cells.drop(columns="arm") if table["arm"].nunique() == 1 else cells
 
 
@@ -284,12 +284,12 @@ def _integers_stay_integers(frame: pd.DataFrame) -> pd.DataFrame:
     for column in frame.columns:
         values = frame[column]
         if values.dtype.kind == "f" and values.notna().any() and (values.dropna() % 1 == 0).all():
-            if column in _INTEGER_COLUMNS or column.endswith(("steps", "examples", "_to_target")):
+            if column in INTEGER_COLUMNS or column.endswith(("steps", "examples", "_to_target")):
                 frame[column] = values.astype("Int64")
     return frame
 
 
-_INTEGER_COLUMNS = {"batch_size", "epochs", "steps", "examples", "epochs_to_target", "steps_to_target",
+INTEGER_COLUMNS = {"batch_size", "epochs", "steps", "examples", "epochs_to_target", "steps_to_target",
                     "examples_to_target", "diverged_at_step", "seed", "trial_id"}
 
 
