@@ -21,8 +21,8 @@ from dataclasses import dataclass
 
 from kerasbatch.config import RunConfig, noise_rule
 from kerasbatch.noise import statistical_efficiency
+from kerasbatch.profile import ALIGNMENT  # what Tensor Cores want under float16; harmless on a CPU
 
-ALIGNMENT = 8  # candidate sizes are multiples of 8 (what Tensor Cores want; harmless on a CPU)
 STEP_DECAY = 10.0  # WarmupSchedule's step decay divides the rate by 10 at each boundary
 STEP_FRACTIONS = (0.5, 0.75)  # ... at these fractions of the epochs after warm-up
 MIN_STEPS_PER_EPOCH = 8  # the default max_batch without a profile leaves at least this many steps

@@ -197,30 +197,21 @@ class StepTimeModel:
         return max(self.current_time + extra, 1e-6)
 
 
-def profile_step_times(study_dir, config: RunConfig) -> dict[int, float] | None:
-    """Median step times of the study's ``profile.json`` when it profiled this run's model and data."""
+def study_profile(study_dir, config: RunConfig) -> tuple[dict[int, float] | None, int | None]:
+    """``(median step times, largest batch that fits)`` from the study's ``profile.json`` when it profiled
+    this run's model and data at two sizes or more; ``(None, None)`` otherwise."""
     from kerasbatch.profile import read_profile
 
     try:
-        found = read_profile(study_dir)
+        found = read_profile(study_dir) if study_dir else None
     except Exception:  # an unreadable or older profile is no reason to fail a run; time on the fly
-        return None
+        return None, None
     if found is None:
-        return None
+        return None, None
     mine = config.identity()
     same = all(found.settings.get(key) == mine.get(key) for key in ("data", "model", "precision"))
     times = {r["batch_size"]: r["step_time_median"] for r in found.fits()}
-    return times if same and len(times) >= 2 else None
-
-
-def profile_max_batch(study_dir, config: RunConfig) -> int | None:
-    from kerasbatch.profile import read_profile
-
-    try:
-        found = read_profile(study_dir)
-    except Exception:
-        return None
-    return found.max_batch_size if found is not None and profile_step_times(study_dir, config) else None
+    return (times, found.max_batch_size) if same and len(times) >= 2 else (None, None)
 
 
 def make_plan(config: RunConfig, dataset: data.Dataset, model: keras.Model, callbacks: dict,
@@ -228,11 +219,10 @@ def make_plan(config: RunConfig, dataset: data.Dataset, model: keras.Model, call
     """The run's plan and the largest batch it may reach (``None`` for a fixed batch)."""
     if config.batch_schedule == "fixed":
         return FixedPlan(), None
-    max_batch = config.max_batch or max(config.batch_size, default_max_batch(
-        dataset.n_train, profile_max_batch(study_dir, config) if study_dir else None))
+    times, profiled_max = study_profile(study_dir, config)
+    max_batch = config.max_batch or max(config.batch_size, default_max_batch(dataset.n_train, profiled_max))
     if config.batch_schedule == "increase":
         return IncreasePlan(config, max_batch), max_batch
-    times = profile_step_times(study_dir, config) if study_dir else None
     timer = None if times else GradientTimer(model, dataset.x_train[:2 * max_batch], dataset.y_train[:2 * max_batch])
     step_time = StepTimeModel(times, timer)
     return AdaptivePlan(config, max_batch, callbacks["gradient_noise"], callbacks["throughput"],
