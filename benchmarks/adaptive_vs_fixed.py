@@ -43,7 +43,7 @@ from kerasbatch import train  # noqa: E402
 from kerasbatch.batch_schedule import default_max_batch  # noqa: E402
 from kerasbatch.config import RunConfig  # noqa: E402
 from kerasbatch.store import Store  # noqa: E402
-from workloads import workloads  # noqa: E402
+from workloads import evaluation_steps, workloads  # noqa: E402
 
 # The workloads of benchmarks/suggest_vs_sweep.py, with an epoch budget each.
 WORKLOADS = workloads(digits=20, mnist1d=10)
@@ -56,7 +56,7 @@ def candidates(n_train: int) -> list[int]:
 
 
 def configure(run: RunConfig, n_train: int, batch: int, **changes) -> RunConfig:
-    every = max(1, round(n_train / 8 / batch))
+    every = evaluation_steps(n_train, batch)
     base = dict(batch_size=batch, eval_every_steps=every, diagnostics=())
     base.update(changes)
     return dataclasses.replace(run, **base)
@@ -72,7 +72,7 @@ def one_seed(name: str, run: RunConfig, seed: int, store: Store, noise_scale: fl
     arms = {"adaptive": configure(run, n_train, 32, batch_schedule="adaptive", max_batch=sizes[-1],
                                   diagnostics=("gns",))}
     out = {"adaptive": train.run(arms["adaptive"], store, f"adaptive-s{seed}", verbose=0).summary} if not noise_scale else {}
-    every = max(1, round(n_train / 8 / 32))  # as often as the evaluation at batch 32: about 8 times an epoch
+    every = evaluation_steps(n_train, 32)  # as often as the evaluation at batch 32
     arms["adaptive/steps"] = configure(run, n_train, 32, batch_schedule="adaptive", max_batch=sizes[-1],
                                        diagnostics=("gns",), adapt_every_steps=every, diagnostics_every=every)
     rule = dataclasses.replace(run.optim, lr_scaling="noise", noise_scale=noise_scale or out["adaptive"]["gns_mean"])

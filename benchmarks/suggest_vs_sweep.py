@@ -35,7 +35,7 @@ from kerasbatch.learner import candidate_sizes  # noqa: E402
 from kerasbatch.noise import fit_steps_curve  # noqa: E402
 from kerasbatch.store import Store  # noqa: E402
 from kerasbatch.suggest import SuggestConfig, suggest  # noqa: E402
-from workloads import workloads  # noqa: E402
+from workloads import evaluation_steps, workloads  # noqa: E402
 
 WORKLOADS = workloads(digits=60, mnist1d=60)
 
@@ -51,7 +51,7 @@ def compare(name: str, run: RunConfig, out: str) -> dict:
     # The sweep the learner replaces: every size it could have chosen, including those its profile
     # left out once larger sizes could not help.
     for size in candidate_sizes(n_train, 32):
-        every = max(1, round(n_train / 8 / size))
+        every = evaluation_steps(n_train, size)
         config = dataclasses.replace(run, batch_size=size, optim=optim, stop_at_target=True, eval_every_steps=every,
                                      diagnostics=())
         began = time.perf_counter()

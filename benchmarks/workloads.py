@@ -18,3 +18,9 @@ WORKLOADS = {
 def workloads(**epochs: int) -> dict[str, RunConfig]:
     """The workloads with an epoch budget each, e.g. ``workloads(digits=20, mnist1d=10)``."""
     return {name: dataclasses.replace(run, epochs=epochs[name]) for name, run in WORKLOADS.items()}
+
+
+def evaluation_steps(n_train: int, batch_size: int) -> int:
+    """Steps between evaluations at ``batch_size``: about eight an epoch's worth of examples, the same
+    number of examples apart at every size, so times to target are exact within an eighth of an epoch."""
+    return max(1, round(n_train / 8 / batch_size))
