@@ -298,8 +298,7 @@ def compare(study_dir: str, fmt: str, output: str | None, sort: str | None, colu
     frame = tables.study_table(study_dir)
     if sort:
         tables.select_columns(frame, [sort])
-        frame = frame.sort_values(sort, kind="stable")
-    text = _compare_text(frame, fmt, columns or ("key" if fmt == "markdown" else "all"), by_run)
+    text = _compare_text(frame, fmt, columns or ("key" if fmt == "markdown" else "all"), by_run, sort)
     if output:
         write_text(output, text if text.endswith("\n") else text + "\n")
     else:
@@ -307,17 +306,20 @@ def compare(study_dir: str, fmt: str, output: str | None, sort: str | None, colu
     return 0
 
 
-def _compare_text(frame, fmt: str, columns: str, by_run: bool) -> str:
-    """The table ``compare`` prints: per run, or (arms or repeats) per arm and batch size."""
+def _compare_text(frame, fmt: str, columns: str, by_run: bool, sort: str | None = None) -> str:
+    """The table ``compare`` prints: per run, or (arms or repeats) per arm and batch size; rows ordered
+    by ``sort`` (per setting: by its mean)."""
     from kerasbatch import tables
 
     if not by_run and tables.has_repeats(frame):
         if columns == "key" and fmt == "markdown":
-            return tables.render_aggregate(frame)
+            return tables.render_aggregate(frame, sort=sort)
         metrics = [c for c in tables.AGGREGATE_VIEW if c in frame.columns and c not in ("arm", "batch_size")]
-        frame = tables.aggregate(frame, metrics if columns == "key" else None)
-    elif columns == "key":
-        return tables.render_key(frame) if fmt == "markdown" else tables.render(tables.key_view(frame), fmt)
+        frame = tables.aggregate(frame, metrics if columns == "key" else None, sort)
+    else:
+        frame = frame.sort_values(sort, kind="stable") if sort else frame
+        if columns == "key":
+            return tables.render_key(frame) if fmt == "markdown" else tables.render(tables.key_view(frame), fmt)
     if columns not in ("all", "key"):
         frame = tables.select_columns(frame, [c.strip() for c in columns.split(",") if c.strip()])
     return tables.render(frame, fmt)

@@ -25,7 +25,7 @@ from matplotlib.ticker import MaxNLocator
 from kerasbatch import plots_repeats as repeats
 from kerasbatch.errors import KerasbatchError
 from kerasbatch.plots_base import (BATCH_LABEL, CURVE_AXES, Study, batch_axis, by_batch, column, legend, load,
-                                   log_y, new_figure)
+                                   fitted_steps_curve, log_y, new_figure)
 from kerasbatch.plots_boundary import decision_boundary
 from kerasbatch.plots_schedule import batch_schedule
 from kerasbatch.store import atomic_path, make_dir
@@ -150,11 +150,7 @@ def _steps_to_target(study: Study) -> Figure | None:
 def _fitted_steps(ax: Axes, sizes: np.ndarray, counts: np.ndarray, fit: Callable) -> None:
     # Targets are checked at epoch ends, so a measured count can overshoot the true crossing.
     ax.plot(sizes, counts, "o", label="measured (at the first epoch end on target)")
-    s_min, b_noise = fit(sizes, counts)
-    if np.isfinite(s_min) and np.isfinite(b_noise):
-        grid = np.geomspace(sizes.min() / 1.5, sizes.max() * 1.5, 200)
-        ax.plot(grid, s_min * (1 + b_noise / grid), "--",
-                label=f"fit S_min(1 + B_noise/B):\nS_min = {s_min:.3g} steps, B_noise = {b_noise:.3g}")
+    fitted_steps_curve(ax, sizes, counts, fit, prefix="fit S_min(1 + B_noise/B):\n")
 
 
 def _grad_norm_vs_batch(study: Study) -> Figure | None:

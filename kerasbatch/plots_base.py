@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
@@ -44,11 +44,11 @@ class Study:
 
 def load(study_dir: Path) -> Study:
     runs = tables.study_table(study_dir)
+    grouped = tables.has_repeats(runs)  # of every run, as the report decides it, not only the ok ones
     if "status" in runs.columns:
         # A diverged or crashed run has no trustworthy curve; the report's table still lists it.
         runs = runs[runs["status"] == "ok"].reset_index(drop=True)
     runs["batch_size"] = pd.to_numeric(runs.get("batch_size", np.nan), errors="coerce")
-    grouped = tables.has_repeats(runs)
     if grouped:
         runs["arm"] = runs["arm"].fillna(tables.DEFAULT_ARM) if "arm" in runs else tables.DEFAULT_ARM
     histories = {run_id: _read_history(study_dir / run_id / HISTORY) for run_id in runs["run_id"]}
@@ -120,3 +120,14 @@ def log_y(ax: Axes, only_if_wide: bool = False) -> None:
 def legend(target: Axes | Figure, handles: list | None = None, labels: list | None = None, **kw: Any) -> None:
     handles, labels = (handles, labels) if handles else target.get_legend_handles_labels()
     target.legend(handles, labels, fontsize="small", framealpha=0.9, ncols=1 + (len(handles) > 10), **kw)
+
+
+def fitted_steps_curve(ax: Axes, sizes: np.ndarray, counts: np.ndarray, fit: Callable, prefix: str = "fit ",
+                       **style: Any) -> None:
+    """The fit S(B) = S_min(1 + B_noise/B) to measured steps, dashed from 1/1.5 of the smallest size to
+    1.5 times the largest; nothing when the fit failed. ``prefix`` starts the legend label."""
+    s_min, b_noise = fit(sizes, counts)
+    if np.isfinite(s_min) and np.isfinite(b_noise):
+        grid = np.geomspace(sizes.min() / 1.5, sizes.max() * 1.5, 200)
+        ax.plot(grid, s_min * (1 + b_noise / grid), "--",
+                label=f"{prefix}S_min = {s_min:.3g} steps, B_noise = {b_noise:.3g}", **style)

@@ -17,7 +17,7 @@ from matplotlib import colormaps
 from matplotlib.axes import Axes
 
 from kerasbatch import tables
-from kerasbatch.plots_base import Study, column
+from kerasbatch.plots_base import Study, column, fitted_steps_curve
 
 LINE_STYLES = ("-", "--", ":", "-.")
 BAND_ALPHA = 0.2
@@ -123,9 +123,5 @@ def steps_to_target(ax: Axes, runs: pd.DataFrame, fit: Callable) -> int:
         sizes, counts = own["batch_size"].to_numpy(float), own["steps_to_target"].to_numpy(float)
         if len(np.unique(sizes)) < 2:  # a curve with two parameters needs two batch sizes
             continue
-        s_min, b_noise = fit(sizes, counts)
-        if np.isfinite(s_min) and np.isfinite(b_noise):
-            grid = np.geomspace(sizes.min() / 1.5, sizes.max() * 1.5, 200)
-            ax.plot(grid, s_min * (1 + b_noise / grid), "--", color=color,
-                    label=f"{prefix}fit S_min = {s_min:.3g} steps, B_noise = {b_noise:.3g}")
+        fitted_steps_curve(ax, sizes, counts, fit, prefix=f"{prefix}fit ", color=color)
     return drawn

@@ -53,6 +53,11 @@ class ProfileConfig:
         number("budget_seconds", self.budget_seconds, 0.0, math.inf, open_low=True)
 
 
+def step_times(rows: list[dict[str, Any]]) -> dict[int, float]:
+    """``{batch_size: median step time}`` of the profile rows that fit (``status`` ok)."""
+    return {r["batch_size"]: r["step_time_median"] for r in rows if r["status"] == "ok"}
+
+
 @dataclass
 class Profile:
     """Measured cost per batch size: ``rows`` (one dict per size), the largest size that fit, the cost."""
@@ -68,6 +73,10 @@ class Profile:
     def fits(self) -> list[dict[str, Any]]:
         return sorted((r for r in self.rows if r["status"] == "ok"), key=lambda r: r["batch_size"])
 
+    def step_times(self) -> dict[int, float]:
+        """Median step time (seconds) per batch size that fit, in ascending batch order."""
+        return step_times(self.fits())
+
     def step_time(self, batch_size: int) -> float:
         """Median step time at ``batch_size``: measured, or interpolated log-log between measured sizes
         (proportional to the batch when only one size was measured)."""
@@ -76,7 +85,7 @@ class Profile:
         ok = self.fits()
         if len(ok) == 1:
             return float(ok[0]["step_time_median"] * batch_size / ok[0]["batch_size"])
-        return step_time_at({r["batch_size"]: r["step_time_median"] for r in ok}, batch_size)
+        return step_time_at(self.step_times(), batch_size)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -146,7 +146,7 @@ def _finding(study_dir: Path, frame: pd.DataFrame, study: dict[str, Any], metric
 def _best(study_dir: Path, frame: pd.DataFrame, metric: str) -> str:
     words = _METRIC_WORDS.get(metric, metric)
     try:
-        run_id = tables.best_run(study_dir, metric).name
+        run_id = tables.best_run_id(frame, metric, study_dir)
     except KerasbatchError as exc:
         return f"No best batch size by {html.escape(words)}: {html.escape(str(exc))}."
     row = frame.set_index("run_id").loc[run_id]

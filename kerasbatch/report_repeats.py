@@ -25,7 +25,7 @@ def best_by_mean(study_dir: Path, frame: pd.DataFrame, metric: str, words: str) 
     complete settings first), the mean ± std of its ok runs and its best seed; ``words`` name the metric."""
     field = tables.METRICS[metric][0]
     try:
-        run_id = tables.best_run(study_dir, metric).name
+        run_id = tables.best_run_id(frame, metric, study_dir)
     except KerasbatchError as exc:
         return f"No best batch size by mean {html.escape(words)}: {html.escape(str(exc))}."
     run = frame.set_index("run_id").loc[run_id]

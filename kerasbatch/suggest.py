@@ -135,7 +135,7 @@ def suggest(config: SuggestConfig, store: Store, *, progress: Progress | None = 
     _say(progress, f"profiling up to {len(sizes)} batch sizes, ascending, until larger ones cannot help …")
     measured_profile = profiler.profile(profile_config, store, progress=progress,
                                         enough=_enough(high, config.baseline_batch))
-    step_times = {r["batch_size"]: r["step_time_median"] for r in measured_profile.fits()}
+    step_times = measured_profile.step_times()
     if measured_profile.max_batch_size and not config.candidates:
         step_times = {b: t for b, t in step_times.items() if b <= measured_profile.max_batch_size}
     choice = predict(measured.noise_scale, measured.interval, step_times, base_batch=base,
@@ -204,9 +204,11 @@ def _run_suggestion(config: SuggestConfig, suggestion: Suggestion, store: Store,
 
 def _enough(noise_scale: float, baseline_batch: int) -> Callable[[list[dict[str, Any]]], bool]:
     """The profile's stopping rule: the baseline is measured and no larger size can be faster."""
+    from kerasbatch.profile import step_times
+
     def enough(rows: list[dict[str, Any]]) -> bool:
-        step_times = {r["batch_size"]: r["step_time_median"] for r in rows if r["status"] == "ok"}
-        return rows[-1]["batch_size"] >= baseline_batch and larger_sizes_cannot_help(noise_scale, step_times)
+        return (rows[-1]["batch_size"] >= baseline_batch
+                and larger_sizes_cannot_help(noise_scale, step_times(rows)))
     return enough
 
 

@@ -6,7 +6,7 @@ TensorFlow-free: comparing finished runs needs only their ``summary.json`` files
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
 import pandas as pd
 
@@ -104,18 +104,23 @@ def has_repeats(frame: pd.DataFrame) -> bool:
     return frame["arm"].nunique() > 1 or bool((frame.groupby(["arm", "batch_size"]).size() > 1).any())
 
 
-def aggregate(frame: pd.DataFrame, metrics: Iterable[str] | None = None) -> pd.DataFrame:
+def aggregate(frame: pd.DataFrame, metrics: Iterable[str] | None = None, sort: str | None = None) -> pd.DataFrame:
     """Runs of one setting taken together: one row per (arm, batch size), with the mean and the standard
     deviation across its runs (its seeds) of every metric.
 
     Args:
         frame: a :func:`study_table` (failed runs included: their missing values are skipped).
         metrics: the columns to aggregate; by default every numeric column that measures something.
+        sort: a column of ``frame`` to order the rows by, ascending: ``arm``, ``batch_size``, or a
+            numeric column by its mean (settings without a value last; ties keep the default order).
 
     Returns:
         Columns ``arm, batch_size, n``, then ``<metric>_mean`` and ``<metric>_std`` for each metric
         (the sample standard deviation, NaN for a single run); rows in the frame's arm order, then by
-        batch size. A frame without arms has the one arm ``base``.
+        batch size, unless ``sort`` says otherwise. A frame without arms has the one arm ``base``.
+
+    Raises:
+        KerasbatchError: a metric or ``sort`` is not a column, or ``sort`` names a column that has no mean.
     """
     frame = _with_arm(frame)
     if metrics is None:
@@ -131,7 +136,21 @@ def aggregate(frame: pd.DataFrame, metrics: Iterable[str] | None = None) -> pd.D
     stats.columns = [f"{metric}_{stat}" for metric, stat in stats.columns]
     out = out.join(stats, on=["arm", "batch_size"])
     out["_arm"] = out["arm"].map(arms.index)
-    return out.sort_values(["_arm", "batch_size"], kind="stable").drop(columns="_arm").reset_index(drop=True)
+    out = out.sort_values(["_arm", "batch_size"], kind="stable").drop(columns="_arm")
+    if sort is not None and sort != "batch_size":
+        out = out.sort_values(sort, kind="stable") if sort == "arm" else _by_mean(frame, out, sort)
+    return out.reset_index(drop=True)
+
+
+def _by_mean(frame: pd.DataFrame, out: pd.DataFrame, column: str) -> pd.DataFrame:
+    """The rows of ``out`` ordered by the mean of ``column`` over each (arm, batch size)'s runs."""
+    select_columns(frame, [column])
+    if not _is_numeric(frame[column]):
+        raise KerasbatchError(f"cannot sort the mean ± std view by {column!r}, which has no mean; "
+                              "sort one row per run with --by-run")
+    means = pd.to_numeric(frame[column], errors="coerce").astype(float).groupby([frame["arm"], frame["batch_size"]]).mean()
+    keys = means.reindex(pd.MultiIndex.from_frame(out[["arm", "batch_size"]])).to_numpy()
+    return out.assign(_key=keys).sort_values("_key", kind="stable", na_position="last").drop(columns="_key")
 
 
 # The compact view of a study with arms or repeats: column -> short header (at most 15 columns).
@@ -143,16 +162,17 @@ AGGREGATE_VIEW = {
 _AGGREGATE_DROP_FIRST = ("final_val_accuracy", "gns", "samples_per_second", "learning_rate", "steps_to_target")
 
 
-def aggregate_view(frame: pd.DataFrame) -> pd.DataFrame:
+def aggregate_view(frame: pd.DataFrame, sort: str | None = None) -> pd.DataFrame:
     """The :data:`AGGREGATE_VIEW` columns of :func:`aggregate` as text cells, one row per (arm, batch size):
     ``0.953 ± 0.004`` (mean ± std across seeds), a bare mean where the runs agree (the learning rate) or
     there is one run. A mean counts only the runs with a value; ``(2/3)`` says when some had none (a run
     that never reached the target has no ``steps_to_target``). The arm column only when there are several.
+    Rows in :func:`aggregate`'s order, ``sort`` as there.
     """
     frame = _with_arm(frame)
     metrics = [c for c in AGGREGATE_VIEW if c in frame.columns and c not in ("arm", "batch_size", "n")
                and frame[c].notna().any()]
-    table = aggregate(frame, metrics)
+    table = aggregate(frame, metrics, sort)
     counts = frame.groupby(["arm", "batch_size"], sort=False)[metrics].count()
     cells = table[["arm", "batch_size", "n"]].astype(object)
     for metric in metrics:
@@ -162,18 +182,26 @@ def aggregate_view(frame: pd.DataFrame) -> pd.DataFrame:
     return cells.drop(columns="arm") if table["arm"].nunique() == 1 else cells
 
 
-def render_aggregate(frame: pd.DataFrame, width: int = MAX_WIDTH) -> str:
+def render_aggregate(frame: pd.DataFrame, width: int = MAX_WIDTH, sort: str | None = None) -> str:
     """:func:`aggregate_view` as markdown with short headers; should it be wider than ``width``, columns
-    go in a fixed order."""
-    cells = aggregate_view(frame)
+    go in a fixed order. ``sort`` as :func:`aggregate`'s."""
+    def markdown(cells: pd.DataFrame) -> str:
+        return cells.rename(columns=AGGREGATE_VIEW).to_markdown(index=False, disable_numparse=True,
+                                                                colalign=[align(c) for c in cells.columns])
+
+    return _fit_width(aggregate_view(frame, sort), markdown, _AGGREGATE_DROP_FIRST, width)
+
+
+def _fit_width(view: pd.DataFrame, markdown: Callable[[pd.DataFrame], str], drop_first: Iterable[str],
+               width: int) -> str:
+    """``markdown(view)``, dropping columns in ``drop_first`` order while a line is wider than ``width``."""
     while True:
         with headers_unpadded():
-            text = cells.rename(columns=AGGREGATE_VIEW).to_markdown(index=False, disable_numparse=True,
-                                                                    colalign=[align(c) for c in cells.columns])
-        droppable = [c for c in _AGGREGATE_DROP_FIRST if c in cells.columns]
+            text = markdown(view)
+        droppable = [c for c in drop_first if c in view.columns]
         if max(map(len, text.splitlines())) <= width or not droppable:
             return text
-        cells = cells.drop(columns=droppable[0])
+        view = view.drop(columns=droppable[0])
 
 
 def _is_numeric(column: pd.Series) -> bool:
@@ -207,14 +235,8 @@ def render_key(frame: pd.DataFrame, width: int = MAX_WIDTH) -> str:
 
     Should unusual cells (a long run id) make it wider, columns go in :data:`_DROP_FIRST` order.
     """
-    view = key_view(frame)
-    while True:
-        with headers_unpadded():
-            text = render(view.rename(columns=KEY_VIEW), "markdown")
-        droppable = [c for c in _DROP_FIRST if c in view.columns]
-        if max(map(len, text.splitlines())) <= width or not droppable:
-            return text
-        view = view.drop(columns=droppable[0])
+    return _fit_width(key_view(frame), lambda view: render(view.rename(columns=KEY_VIEW), "markdown"),
+                      _DROP_FIRST, width)
 
 
 def default_metric(study_dir: str | Path) -> str:
@@ -242,11 +264,15 @@ def best_run(study_dir: str | Path, metric: str | None = None) -> Path:
         KerasbatchError: the metric is unknown, or no ok run has a value for it.
     """
     study_dir = Path(study_dir)
-    metric = metric or default_metric(study_dir)
+    return study_dir / best_run_id(study_table(study_dir), metric or default_metric(study_dir), study_dir)
+
+
+def best_run_id(table: pd.DataFrame, metric: str, study_dir: str | Path = "the study") -> str:
+    """:func:`best_run` on a :func:`study_table` already read: the best run's id (``study_dir`` names the
+    study in errors)."""
     if metric not in OBJECTIVES:
         raise KerasbatchError(f"unknown metric {metric!r}; choose one of {', '.join(OBJECTIVES)}")
     column, direction = OBJECTIVES[metric].field, OBJECTIVES[metric].direction
-    table = study_table(study_dir)
     ok = table[table["status"] == "ok"]
     if ok.empty:
         raise KerasbatchError(f"no ok run in {str(study_dir)!r}: every run failed")
@@ -255,9 +281,9 @@ def best_run(study_dir: str | Path, metric: str | None = None) -> Path:
     if values.empty:
         raise KerasbatchError(f"no ok run in {str(study_dir)!r} has a {column} to rank by")
     if has_repeats(table):
-        return study_dir / _best_of_best_setting(table, column, direction)
+        return _best_of_best_setting(table, column, direction)
     best = values.idxmax() if direction == "max" else values.idxmin()
-    return study_dir / str(ok.loc[best, "run_id"])
+    return str(ok.loc[best, "run_id"])
 
 
 def _best_of_best_setting(table: pd.DataFrame, column: str, direction: str) -> str:

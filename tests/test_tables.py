@@ -102,6 +102,22 @@ def test_aggregate_gives_mean_and_std_across_seeds_per_arm_and_batch_size(tmp_pa
     assert "seed_mean" not in table.columns and "batch_size_mean" not in table.columns
 
 
+def test_the_mean_view_sorts_by_a_columns_mean_and_refuses_a_column_without_one(tmp_path, capsys):
+    from kerasbatch.cli import run
+
+    scores = {("a", 32): (0.70, 0.72), ("a", 256): (0.95, 0.91), ("b", 32): (0.80, 0.90), ("b", 256): (0.60, 0.62)}
+    study = _repeated_study(tmp_path, arms=("a", "b"), seeds=(0, 1), accuracy=lambda arm, b, seed: scores[arm, b][seed])
+    frame = tables.study_table(study)
+    table = tables.aggregate(frame, ["best_val_accuracy"], sort="best_val_accuracy")
+    assert table[["arm", "batch_size"]].values.tolist() == [["b", 256], ["a", 32], ["b", 32], ["a", 256]]
+    assert tables.aggregate(frame, sort="arm")["arm"].tolist() == ["a", "a", "b", "b"]
+    with pytest.raises(KerasbatchError, match="'run_id', which has no mean"):
+        tables.aggregate(frame, sort="run_id")
+    assert run(["compare", str(study), "--sort", "best_val_accuracy"]) == 0
+    rows = [line.split("|")[1:3] for line in capsys.readouterr().out.splitlines()[2:]]
+    assert [[cell.strip() for cell in row] for row in rows] == [["b", "256"], ["a", "32"], ["b", "32"], ["a", "256"]]
+
+
 def test_a_single_run_per_setting_has_no_repeats_and_a_missing_spread(tmp_path):
     sweep = tables.study_table(make_study(tmp_path, "sweep"))
     assert not tables.has_repeats(sweep)
