@@ -12,6 +12,7 @@ import math
 from pathlib import Path
 
 import keras
+import numpy as np
 from keras import ops
 
 from kerasbatch.config import OptimConfig
@@ -43,22 +44,32 @@ class WarmupSchedule(keras.optimizers.schedules.LearningRateSchedule):
         self.decay = decay
 
     def __call__(self, step):
-        step = ops.cast(step, "float32")
-        decayed = self._decayed(step - self.warmup_steps, max(self.total_steps - self.warmup_steps, 1))
+        return self._rate(ops.cast(step, "float32"), ops)
+
+    def rate_at(self, step: float) -> float:
+        """The rate at ``step`` as a Python number, computed with numpy: logging it each epoch costs no
+        TensorFlow op (the formula of the traced one, in float32: equal to it within float32 rounding)."""
+        return float(self._rate(np.float32(step), np))
+
+    def _rate(self, step, xp):
+        """The schedule at ``step`` with the array functions of ``xp`` (``keras.ops`` or numpy)."""
+        decayed = self._decayed(step - self.warmup_steps, max(self.total_steps - self.warmup_steps, 1), xp)
         if self.warmup_steps == 0:
             return decayed
-        fraction = ops.minimum(step / self.warmup_steps, 1.0)
-        warm = self.start_lr + (self.peak_lr - self.start_lr) * fraction
-        return ops.where(step < self.warmup_steps, warm, decayed)
+        fraction = xp.minimum(step / np.float32(self.warmup_steps), np.float32(1.0))
+        warm = np.float32(self.start_lr) + np.float32(self.peak_lr - self.start_lr) * fraction
+        return xp.where(step < self.warmup_steps, warm, decayed)
 
-    def _decayed(self, step, span):
+    def _decayed(self, step, span, xp):
+        peak = np.float32(self.peak_lr)
         if self.decay == "step":
-            factor = ops.where(step >= 0.75 * span, 0.01, ops.where(step >= 0.5 * span, 0.1, 1.0))
-            return self.peak_lr * factor
+            factor = xp.where(step >= 0.75 * span, np.float32(0.01),
+                              xp.where(step >= 0.5 * span, np.float32(0.1), np.float32(1.0)))
+            return peak * factor
         if self.decay == "cosine":
-            progress = ops.clip(step / span, 0.0, 1.0)
-            return self.peak_lr * 0.5 * (1.0 + ops.cos(math.pi * progress))
-        return ops.full((), self.peak_lr)
+            progress = xp.clip(step / np.float32(span), np.float32(0.0), np.float32(1.0))
+            return peak * np.float32(0.5) * (np.float32(1.0) + xp.cos(np.float32(math.pi) * progress))
+        return xp.full((), peak, dtype="float32")
 
     def get_config(self):
         return {
@@ -102,6 +113,12 @@ class BatchScaledSchedule(keras.optimizers.schedules.LearningRateSchedule):
     def __call__(self, step):
         return self.base(self.virtual_step(step)) * self.factor
 
+    def rate_at(self, step: float) -> float:
+        """The rate at ``step`` as a Python number, without TensorFlow ops (see :meth:`WarmupSchedule.rate_at`)."""
+        read = lambda v: float(ops.convert_to_numpy(v))  # noqa: E731
+        virtual = read(self.anchor_virtual) + (step - read(self.anchor_step)) * read(self.ratio)
+        return rate_at(self.base, virtual) * read(self.factor)
+
     def switch(self, step: int, batch_size: int, factor: float) -> None:
         """From optimizer step ``step`` on, batches of ``batch_size`` and the rate factor ``factor``."""
         virtual = float(ops.convert_to_numpy(self.virtual_step(step)))
@@ -115,6 +132,14 @@ class BatchScaledSchedule(keras.optimizers.schedules.LearningRateSchedule):
         return {"base": keras.optimizers.schedules.serialize(self.base), "base_batch": self.base_batch,
                 "factor": value(self.factor), "anchor_step": value(self.anchor_step),
                 "anchor_virtual": value(self.anchor_virtual), "ratio": value(self.ratio)}
+
+
+def rate_at(rate, step: float) -> float:
+    """A learning rate (a number or a Keras schedule) at optimizer step ``step``, as a Python float;
+    kerasbatch's schedules answer in plain Python, others through an eager call."""
+    if hasattr(rate, "rate_at"):
+        return rate.rate_at(step)
+    return float(ops.convert_to_numpy(rate(step) if callable(rate) else rate))
 
 
 def make_schedule(optim: OptimConfig, batch_size: int, steps_per_epoch: int, epochs: int) -> WarmupSchedule:

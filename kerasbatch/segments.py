@@ -24,6 +24,7 @@ import numpy as np
 
 from kerasbatch import data
 from kerasbatch.batch_schedule import AdaptivePlan, FixedPlan, IncreasePlan, default_max_batch
+from kerasbatch.callbacks.learning_rate import learning_rate_at, optimizer_steps
 from kerasbatch.config import RunConfig
 from kerasbatch.learner import step_time_at
 
@@ -210,7 +211,7 @@ def study_profile(study_dir, config: RunConfig) -> tuple[dict[int, float] | None
         return None, None
     mine = config.identity()
     same = all(found.settings.get(key) == mine.get(key) for key in ("data", "model", "precision"))
-    times = {r["batch_size"]: r["step_time_median"] for r in found.fits()}
+    times = found.step_times()
     return (times, found.max_batch_size) if same and len(times) >= 2 else (None, None)
 
 
@@ -260,7 +261,7 @@ def fit_segments(model: keras.Model, config: RunConfig, dataset: data.Dataset, c
         if chosen is None:
             continue
         decision, factor = chosen
-        _switch(model, callbacks, batch, decision.batch_size, factor)
+        _switch(model, callbacks, decision.batch_size, factor)
         batch, train_ds = decision.batch_size, None
         noise = getattr(callbacks.get("gradient_noise"), "accumulator", None)
         schedule.append(_entry(model, epoch, batch, decision.reason, noise.gns if noise else math.nan))
@@ -293,30 +294,20 @@ def batch_scaled_schedule(model: keras.Model):
     return rate if isinstance(rate, BatchScaledSchedule) else None
 
 
-def _iterations(model: keras.Model) -> int:
-    return int(keras.ops.convert_to_numpy(model.optimizer.iterations))
-
-
-def _switch(model: keras.Model, callbacks: dict, previous: int, batch_size: int, factor: float) -> None:
+def _switch(model: keras.Model, callbacks: dict, batch_size: int, factor: float) -> None:
     schedule = batch_scaled_schedule(model)
     if schedule is None:
         raise RuntimeError("a changing batch needs the model compiled with a BatchScaledSchedule "
                            "(kerasbatch.train.compile_model does it for adaptive and increase)")
-    schedule.switch(_iterations(model), batch_size, factor)
+    schedule.switch(optimizer_steps(model), batch_size, factor)
     for callback in callbacks.values():
         if hasattr(callback, "set_batch_size"):
             callback.set_batch_size(batch_size)
-    if "evaluation" in callbacks:  # as many examples between evaluations as before the switch
-        callbacks["evaluation"].rescale(batch_size, previous)
 
 
 def _entry(model: keras.Model, epoch: int, batch_size: int, reason: str, noise_scale: float) -> dict[str, Any]:
     """A schedule entry: the batch and the rate of the next step."""
-
-    optimizer = getattr(model.optimizer, "inner_optimizer", model.optimizer)
-    rate = optimizer._learning_rate
-    step = _iterations(model)
-    value = rate(step) if callable(rate) else rate
+    step = optimizer_steps(model)
     return {"epoch": epoch, "step": step, "batch_size": batch_size,
-            "learning_rate": float(keras.ops.convert_to_numpy(value)), "reason": reason,
+            "learning_rate": learning_rate_at(model.optimizer, step), "reason": reason,
             "noise_scale": None if not math.isfinite(noise_scale) else float(noise_scale)}

@@ -189,7 +189,8 @@ def build_callbacks(config: RunConfig, dataset: data.Dataset, folder: Path | Non
     if validation is None:
         validation = data.pipeline(dataset.x_val, dataset.y_val, EVAL_BATCH, training=False)
     # After the step timing and the divergence check, before the target that reads its logs.
-    callbacks["evaluation"] = StepEvaluation(validation, config.eval_every_steps, initial_step=earlier.steps)
+    callbacks["evaluation"] = StepEvaluation(validation, config.eval_every_steps, initial_step=earlier.steps,
+                                             batch_size=config.batch_size)
     if config.target is not None:
         callbacks["target"] = TimeToTarget(config.target, config.batch_size, stop=config.stop_at_target)
     if earlier.steps or earlier.seconds:

@@ -207,14 +207,14 @@ def test_step_evaluation_keeps_its_examples_between_evaluations_across_a_switch(
     class Model:
         stop_training = False
 
-    evaluation = step_evaluation.StepEvaluation(validation_data=None, every=8)
+    evaluation = step_evaluation.StepEvaluation(validation_data=None, every=8, batch_size=32)
     evaluation.set_model(Model())
     evaluated = []
     monkeypatch.setattr(step_evaluation, "evaluate_keeping_metrics",
                         lambda model, data: evaluated.append(evaluation._step) or {})
     for _ in range(10):
         evaluation.on_train_batch_end(0, {})
-    evaluation.rescale(128, previous=32)  # 8 steps of 32 = 2 steps of 128
+    evaluation.set_batch_size(128)  # 8 steps of 32 = 2 steps of 128
     for _ in range(5):
         evaluation.on_train_batch_end(0, {})
     assert evaluated == [8, 12, 14] and evaluation.every == 2

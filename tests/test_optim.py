@@ -67,3 +67,23 @@ def test_keras_schedule_gives_the_same_rates_from_the_end_of_warmup_on(decay, wa
     np.testing.assert_allclose(rates(theirs, steps), rates(ours, steps), rtol=1e-5, atol=1e-7)
     if decay != "constant":  # the rates compared really decay
         assert rates(theirs, [65])[0] < 0.1 * 0.4
+
+
+@pytest.mark.parametrize("decay", ["constant", "step", "cosine"])
+@pytest.mark.parametrize("warmup", [0, 10])
+def test_the_python_rate_a_log_reads_is_the_traced_rate(decay, warmup):
+    from kerasbatch.callbacks.learning_rate import applied_learning_rate
+    from kerasbatch.optim import BatchScaledSchedule
+
+    schedule = WarmupSchedule(peak_lr=0.4, total_steps=100, warmup_steps=warmup, start_lr=0.1, decay=decay)
+    steps = range(0, 121, 3)
+    traced = [float(keras.ops.convert_to_numpy(schedule(step))) for step in steps]
+    assert [schedule.rate_at(step) for step in steps] == pytest.approx(traced, rel=1e-6, abs=1e-9)
+    scaled = BatchScaledSchedule(schedule, base_batch=32)
+    scaled.switch(step=12, batch_size=128, factor=1.5)
+    later = range(12, 40, 5)
+    assert [scaled.rate_at(s) for s in later] == pytest.approx(
+        [float(keras.ops.convert_to_numpy(scaled(s))) for s in later], rel=1e-6, abs=1e-9)
+    optimizer = keras.optimizers.SGD(scaled)
+    optimizer.iterations.assign(30)
+    assert applied_learning_rate(optimizer) == pytest.approx(float(keras.ops.convert_to_numpy(scaled(29))), rel=1e-6)

@@ -31,7 +31,8 @@ class StepEvaluation(keras.callbacks.Callback):
         every: evaluate every this many steps; ``None`` for epoch ends only.
         initial_step: steps trained before this ``fit`` (a warm start), so the rhythm is the whole
             training's: a run continued at step 6 with ``every=4`` evaluates at steps 8, 12, …
-            After :meth:`rescale` the rhythm counts from the switch, in as many examples as before.
+            After :meth:`set_batch_size` the rhythm counts from the switch, in as many examples as before.
+        batch_size: examples per training step, needed only by :meth:`set_batch_size`.
 
     Example:
         >>> evaluation = StepEvaluation(val_ds, every=10)
@@ -39,11 +40,13 @@ class StepEvaluation(keras.callbacks.Callback):
         >>> evaluation.eval_seconds  # doctest: +SKIP
     """
 
-    def __init__(self, validation_data, every: int | None = None, initial_step: int = 0):
+    def __init__(self, validation_data, every: int | None = None, initial_step: int = 0,
+                 batch_size: int | None = None):
         super().__init__()
         self.validation_data = validation_data
         self.every = every
         self.initial_step = initial_step
+        self.batch_size = batch_size
         self.on_train_begin()
 
     def on_train_begin(self, logs=None):
@@ -54,10 +57,13 @@ class StepEvaluation(keras.callbacks.Callback):
         self._test_start = None
         self._examples_between = None
 
-    def rescale(self, batch_size: int, previous: int) -> None:
+    def set_batch_size(self, batch_size: int) -> None:
         """The batch changes (between ``fit`` calls): keep the examples between evaluations, not the steps."""
+        previous, self.batch_size = self.batch_size, batch_size
         if self.every is None:
             return
+        if previous is None:
+            raise ValueError("StepEvaluation needs the starting batch_size to keep its rhythm across a change")
         self._examples_between = self._examples_between or self.every * previous
         self.every = max(1, round(self._examples_between / batch_size))
         self._anchor = self._step
