@@ -2,7 +2,7 @@
 
 Both fits train the same model on the same data at the same batch size; the kerasbatch one carries every
 callback a run has with the default settings (throughput, divergence, learning rate, gradient noise scale
-and gradient norm every 64 steps on a probe of two training batches in two micro-batches, weight distance,
+and gradient norm every 128 steps on a probe of two training batches in two micro-batches, weight distance,
 validation timing, history file, TensorBoard). Both models are built once and warmed up (graph tracing is not throughput); then many
 pairs of fits are timed, one plain and one kerasbatch, back to back in this one process, alternating
 which goes first.
@@ -38,7 +38,7 @@ from kerasbatch.config import DataConfig, ModelConfig, RunConfig  # noqa: E402
 
 # Epochs per timed fit and pairs of fits, per data set: about half a second (digits) and two seconds
 # (MNIST-sized) a fit, and enough pairs that two runs agree on the median ratio within 0.03.
-DEFAULTS = {"digits": (5, 150), "synthetic": (1, 30)}
+DEFAULTS = {"digits": (5, 150), "synthetic": (1, 60)}
 
 
 class Trainer:
@@ -105,7 +105,7 @@ def time_pairs(trainers: dict[str, Trainer], pairs: int, epochs: int) -> tuple[l
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", choices=tuple(DEFAULTS), default="synthetic")
-    parser.add_argument("--pairs", type=int, help="timed pairs of fits (default: 150 digits, 30 synthetic)")
+    parser.add_argument("--pairs", type=int, help="timed pairs of fits (default: 150 digits, 60 synthetic)")
     parser.add_argument("--epochs", type=int, help="epochs a timed fit (default: 5 digits, 1 synthetic)")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--model", default="cnn")

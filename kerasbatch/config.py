@@ -171,7 +171,8 @@ class RunConfig:
     eval_every_steps: int | None = setting(None, "Evaluate on the validation set every N steps (exact steps and "
                                                  "seconds to --target); default: at epoch ends.")
     diagnostics: tuple[str, ...] = setting(DIAGNOSTICS, "all, none, or a list of: " + ", ".join(DIAGNOSTICS) + ".")
-    diagnostics_every: int = setting(64, "Take the costly diagnostics every N steps.")
+    diagnostics_every: int = setting(128, "Probe the gradient noise scale and norm every N steps (a probe costs "
+                                          "1-2 training steps).")
     micro_batches: int = setting(2, "Micro-batches per gradient noise probe (two training batches).")
     strategy: str = setting("default", "tf.distribute strategy; the batch size is the global batch across its "
                                        "replicas.", choices=STRATEGIES)

@@ -82,6 +82,21 @@ def test_weight_distance_starts_at_zero_and_grows_under_plain_sgd():
     assert all(b >= a for a, b in zip(distances, distances[1:])) and distances[-1] > 0
 
 
+def test_a_second_fit_measures_the_distance_from_where_it_started():
+    import keras
+
+    keras.utils.set_random_seed(1)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3), keras.layers.Dense(2, activation="softmax")])
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="sparse_categorical_crossentropy")
+    x, y = _probe_data(64)
+    tracker = WeightDistance()
+    model.fit(x, y, batch_size=16, epochs=1, verbose=0, callbacks=[tracker])
+    start = [w.numpy().copy() for w in model.trainable_weights]
+    model.fit(x, y, batch_size=16, epochs=1, verbose=0, callbacks=[tracker])
+    moved = math.sqrt(sum(float(np.sum((w.numpy() - s) ** 2)) for w, s in zip(model.trainable_weights, start)))
+    assert tracker.distance() == pytest.approx(moved, rel=1e-5) and moved > 0
+
+
 class RecordingNoise(GradientNoise):
     """Remembers the optimizer's step count at every measurement."""
 
@@ -235,3 +250,21 @@ def test_a_default_probe_joins_two_training_batches_that_fit_in_the_training_set
         logs = {}
         meter.on_epoch_end(0, logs)
         assert logs["grad_norm"] == pytest.approx(math.sqrt(small), rel=1e-5)
+
+
+def test_after_the_batch_changes_grad_norm_is_the_new_batchs_from_the_same_probe():
+    import keras
+
+    model = _probe_model(keras.layers.Identity())
+    x, y = _probe_data()
+    meter = _callback(model, itertools.cycle([(x[:32], y[:32]), (x[32:64], y[32:64])]), population=256)
+    meter.measure()
+    meter.set_batch_size(128)  # an adaptive run switched from 32 to 128; the probe stays at 32
+    meter.measure()
+    first, second = meter._norms
+    grad_sq, trace_sigma = meter.estimates[1]
+    assert meter.micro_batch == 32
+    assert first == pytest.approx(math.sqrt(noise.micro_batch_sq_norms(model, x[:64], y[:64], 2)[0]), rel=1e-5)
+    # E|g_128|² = |G|² + tr(Σ)(1/128 − 1/256)·256/255: smaller than the batch of 32's.
+    assert second == pytest.approx(math.sqrt(grad_sq + trace_sigma * (1 / 128 - 1 / 256) * 256 / 255))
+    assert second < 0.9 * first

@@ -7,6 +7,7 @@ from typing import Iterator
 
 import keras
 
+from kerasbatch.callbacks.learning_rate import optimizer_steps
 from kerasbatch.noise import NoiseAccumulator, ProbeSeeds, batch_estimate, expected_sq_norm
 
 
@@ -34,12 +35,13 @@ class GradientNoise(keras.callbacks.Callback):
     trains on, so the training trajectory is the same with or without it. Steps are counted from the
     optimizer's own count, so a ``fit`` that continues a model keeps the rhythm.
 
-    The defaults (every 64 steps, a probe of two training batches in two micro-batches of the training
-    size) probe as many examples a step as one batch in four micro-batches every 32 steps did, for less
-    where small micro-batches run inefficiently (1.3 training steps a measurement against 2 x 1.5 on the
-    digits cnn; 1.7 against 2 x 1.1 on a 28x28 cnn), with about the same spread of the ``|G|^2`` estimate
-    per training step: its variance falls at least as fast as ``1/B`` with the probe size ``B``. ``ema`` = 0.81 a
-    measurement keeps the smoothing's time constant (about 320 steps) of 0.9 every 32 steps.
+    The defaults (every 128 steps, a probe of two training batches in two micro-batches of the training
+    size) spend about 1% of the training compute on probes: a probe costs 1.3 training steps of CPU on
+    the digits cnn and 1.7 on a 28x28 cnn. Two training-size micro-batches give the ``|G|^2`` estimate
+    the least variance for the examples probed: its variance falls at least as fast as ``1/B`` with the
+    probe size ``B``, and small micro-batches run less efficiently. ``ema`` = 0.81 a measurement averages
+    over about five measurements (a time constant of about 640 steps): a measurement half as often as
+    every 64 steps keeps the smoothed value's spread and takes twice as long to follow a change.
 
     - ``grad_norm``: mean L2 norm of the batch gradient over the epoch's measurements (for a probe
       joined or cut to another size, ``sqrt(E|g_B|²)`` at the training batch size from the estimates).
@@ -67,11 +69,14 @@ class GradientNoise(keras.callbacks.Callback):
         probe_batches: training batches joined into one probe.
 
     ``gns_micro_batch``, the micro-batch size of the latest measurement, is logged with the noise scale.
+    When the training batch changes between ``fit`` calls (:meth:`set_batch_size`), probes still come
+    from ``batches`` at the starting size (the noise scale does not depend on the batch it is measured
+    at); ``grad_norm`` is then given at the new training batch, from the estimates.
     Dropout masks differ from one measurement to the next, also between measurements at the same
     weights (:class:`kerasbatch.noise.ProbeSeeds`).
     """
 
-    def __init__(self, batches: Iterator, micro_batches: int = 2, every: int = 64, noise: bool = True,
+    def __init__(self, batches: Iterator, micro_batches: int = 2, every: int = 128, noise: bool = True,
                  ema: float = 0.81, batch_norm_micro_batch: int = 32, population: int | None = None,
                  probe_batches: int = 2):
         super().__init__()
@@ -83,12 +88,17 @@ class GradientNoise(keras.callbacks.Callback):
         self.every = every
         self.noise = noise
         self.ema = ema
+        self.batch_size: int | None = None  # the probe's own until set_batch_size
         self.on_train_begin()
+
+    def set_batch_size(self, batch_size: int) -> None:
+        """The training batch from the next step on: ``grad_norm`` is given at this size."""
+        self.batch_size = batch_size
 
     def on_train_begin(self, logs=None):
         self.accumulator = NoiseAccumulator(self.ema)
         self.estimates: list[tuple[float, float]] = []
-        self._step = _optimizer_step(self.model)
+        self._step = optimizer_steps(self.model)
         self._norms: list[float] = []
         self._last_norm = math.nan
         self.micro_batch = math.nan
@@ -134,10 +144,12 @@ class GradientNoise(keras.callbacks.Callback):
         if estimate is None:
             return
         grad_sq, trace_sigma, big = estimate
+        size = self.batch_size or size
         if examples != size:
-            # A joined or cut probe: the training batch's |g_B|² from the estimates. The two estimates
-            # solve the measured squared norms exactly, so where the micro-batch is the training batch
-            # (the default probe) this is their measured mean, with no estimation noise added.
+            # A joined or cut probe, or a training batch that changed: the training batch's |g_B|² from
+            # the estimates. The two estimates solve the measured squared norms exactly, so where the
+            # micro-batch is the training batch (the default probe) this is their measured mean, with no
+            # estimation noise added.
             big = expected_sq_norm(grad_sq, trace_sigma, size, population)
         self._last_norm, self.micro_batch = math.sqrt(max(big, 0.0)), examples // k
         self._norms.append(self._last_norm)
@@ -159,12 +171,6 @@ class GradientNoise(keras.callbacks.Callback):
             x = keras.ops.concatenate([x, *(b[0] for b in more)])
             y = keras.ops.concatenate([y, *(b[1] for b in more)])
         return x, y, size
-
-
-def _optimizer_step(model) -> int:
-    """Steps the model's optimizer has taken (0 without a compiled model, as before ``fit`` sets one)."""
-    iterations = getattr(getattr(model, "optimizer", None), "iterations", None)
-    return 0 if iterations is None else int(keras.ops.convert_to_numpy(iterations))
 
 
 def has_batch_norm(model) -> bool:

@@ -27,15 +27,19 @@ class WeightDistance(keras.callbacks.Callback):
         self.trace = [(0, 0.0)]  # θ = θ₀ here by construction: no need to compute it
 
     def _remember_start(self) -> None:
-        """Copy θ₀ into variables of our own; trace the distance once per model, not once per fit."""
+        """Copy θ₀ into variables of our own; trace the copy and the distance once per model, not once per fit."""
         import tensorflow as tf
 
         variables = self.model.trainable_variables
         if getattr(self, "_traced_for", None) == [id(v) for v in variables]:
-            for start, variable in zip(self._initial, variables):
-                start.assign(variable.value)
+            self._reset()
             return
         self._initial = [tf.Variable(v.value, trainable=False) for v in variables]
+
+        @tf.function
+        def reset():  # one call, not one eager assign per variable
+            for start, variable in zip(self._initial, variables):
+                start.assign(variable.value)
 
         @tf.function
         def distance():
@@ -44,8 +48,8 @@ class WeightDistance(keras.callbacks.Callback):
                        for v, s in zip(variables, self._initial)]
             return tf.sqrt(tf.add_n(squares))
 
-        # The concrete function skips tf.function's argument binding on every call.
-        self._distance = distance.get_concrete_function()
+        # The concrete functions skip tf.function's argument binding on every call.
+        self._distance, self._reset = distance.get_concrete_function(), reset.get_concrete_function()
         self._traced_for = [id(v) for v in variables]
 
     def on_train_batch_end(self, batch, logs=None):
