@@ -202,16 +202,27 @@ def save_model(model: keras.Model, path: str | Path) -> None:
     Keras serialises an optimizer's schedule by class name, and a class it does not know stops
     ``keras.saving.load_model`` in any process that has not imported kerasbatch. The optimizer's state
     (iterations, momenta) is saved as it is.
+
+    A mixed_float16 model's compile settings name its loss-scale optimizer, not the optimizer it was
+    compiled with: Keras wraps that one only when the loading process's policy is mixed_float16 too,
+    and elsewhere could not restore the saved optimizer state ("Skipping variable loading").
     """
-    # Keras offers no public way to set a scheduled rate (its setter refuses), hence ``_learning_rate``.
+    # Keras offers no public way to set a scheduled rate (its setter refuses), hence ``_learning_rate``;
+    # nor to say which optimizer the compile settings hold, hence ``_compile_config``.
     optimizer = getattr(model, "optimizer", None)
     optimizers = [o for o in (optimizer, getattr(optimizer, "inner_optimizer", None)) if o is not None]
     ours = (WarmupSchedule, BatchScaledSchedule)
     swapped = [(o, o._learning_rate) for o in optimizers if isinstance(getattr(o, "_learning_rate", None), ours)]
     for o, schedule in swapped:
         o._learning_rate = keras_schedule(schedule, int(ops.convert_to_numpy(o.iterations)))
+    compiled = getattr(getattr(model, "_compile_config", None), "config", {})
+    compiled_with = compiled.get("optimizer")
+    if isinstance(optimizer, keras.optimizers.LossScaleOptimizer) and compiled_with is not None:
+        compiled["optimizer"] = optimizer
     try:
         model.save(path)
     finally:
         for o, schedule in swapped:
             o._learning_rate = schedule
+        if compiled_with is not None:
+            compiled["optimizer"] = compiled_with
