@@ -17,7 +17,7 @@ scikit-learn's 1,294 training digits instead: epochs of 20 steps, where the fixe
 most; five epochs a timed fit, so that a fit is long enough to time.
 
     python benchmarks/diagnostics_overhead.py [--data synthetic|digits] [--pairs N] [--epochs N]
-                                              [--diagnostics-every N]
+                                              [--diagnostics-every N] [--breakdown FITS]
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from kerasbatch import data, train  # noqa: E402
@@ -47,7 +48,8 @@ class Trainer:
     def __init__(self, config: RunConfig, dataset: data.Dataset, folder: Path | None):
         self.config, self.dataset = config, dataset
         self.model = train.compile_model(config, dataset)
-        self.callbacks = list(train.build_callbacks(config, dataset, folder).values()) if folder else []
+        self.named = train.build_callbacks(config, dataset, folder) if folder else {}
+        self.callbacks = list(self.named.values())
         self.stream = data.pipeline(dataset.x_train, dataset.y_train, config.batch_size, training=True, seed=0)
         self.val = data.pipeline(dataset.x_val, dataset.y_val, train.EVAL_BATCH, training=False)
 
@@ -102,6 +104,35 @@ def time_pairs(trainers: dict[str, Trainer], pairs: int, epochs: int) -> tuple[l
     return wall, cpu
 
 
+HOOKS = ("on_train_begin", "on_train_end", "on_epoch_begin", "on_epoch_end", "on_train_batch_begin",
+         "on_train_batch_end", "on_test_begin", "on_test_end")
+
+
+def breakdown(trainer: Trainer, epochs: int, fits: int) -> dict[str, float]:
+    """Wall milliseconds per fit spent in each kerasbatch callback's hooks, over ``fits`` more fits.
+
+    Each hook a callback defines is wrapped in a timer (so this runs after the timed pairs). The time
+    of a hook that reads a value back from TensorFlow includes waiting for the step before it.
+    """
+    spent = dict.fromkeys(trainer.named, 0.0)
+    for name, callback in trainer.named.items():
+        for hook in HOOKS:
+            if getattr(type(callback), hook) is getattr(keras.callbacks.Callback, hook):
+                continue  # Keras's empty default: not ours to time
+
+            def timed(*args, _hook=getattr(callback, hook), _name=name, **kwargs):
+                start = time.perf_counter()
+                try:
+                    return _hook(*args, **kwargs)
+                finally:
+                    spent[_name] += time.perf_counter() - start
+
+            setattr(callback, hook, timed)
+    for _ in range(fits):
+        trainer.samples_per_second(epochs)
+    return {name: 1000 * seconds / fits for name, seconds in sorted(spent.items(), key=lambda kv: -kv[1])}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", choices=tuple(DEFAULTS), default="synthetic")
@@ -111,6 +142,8 @@ def main() -> None:
     parser.add_argument("--model", default="cnn")
     parser.add_argument("--diagnostics-every", type=int, default=RunConfig.diagnostics_every,
                         help="steps between noise measurements (default: a run's)")
+    parser.add_argument("--breakdown", type=int, default=20, metavar="FITS",
+                        help="then time each callback over this many more fits (0: skip)")
     args = parser.parse_args()
     epochs, pairs = args.epochs or DEFAULTS[args.data][0], args.pairs or DEFAULTS[args.data][1]
     if pairs < 2 or epochs < 1:
@@ -128,6 +161,13 @@ def main() -> None:
             trainer.samples_per_second(epochs)  # graph tracing and first-call costs are not throughput
         wall, cpu = time_pairs(trainers, pairs, epochs)
         print(memory_cost(trainers["plain"].model.count_params(), config))
+        if args.breakdown:
+            fit_ms = 1000 * epochs * (dataset.n_train // args.batch_size) * args.batch_size / statistics.median(
+                trainers["plain"].samples_per_second(epochs)[0] for _ in range(3))
+            costs = breakdown(trainers["kerasbatch"], epochs, args.breakdown)
+            print(f"where the time goes, wall ms per {epochs}-epoch fit in each callback's hooks "
+                  f"({args.breakdown} fits; a plain fit takes {fit_ms:.0f} ms): "
+                  + ", ".join(f"{name} {ms:.2f}" for name, ms in costs.items()))
     print(f"wall-time throughput ratio (kerasbatch / plain keras, {pairs} pairs): {spread(wall)}")
     # Last, the figure to quote: CPU time is what the diagnostics cost, and on a shared machine it is
     # steadier than wall time, which also measures everybody else's load.
