@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kerasbatch import data, noise, train
+from kerasbatch import data, noise_probe, train
 from kerasbatch.callbacks import GradientNoise, WeightDistance, micro_batch_plan
 from kerasbatch.config import ModelConfig, OptimConfig
 from kerasbatch.store import Store
@@ -246,7 +246,7 @@ def test_a_default_probe_joins_two_training_batches_that_fit_in_the_training_set
     assert (len(served), meter.micro_batch) == (drawn, micro_batch)
     if micro_batch == batch:  # grad_norm: the measured training-size gradients' root mean square norm
         probe = np.concatenate([x[:batch]] * 2), np.concatenate([y[:batch]] * 2)
-        small = noise.micro_batch_sq_norms(model, *probe, 2)[0]
+        small = noise_probe.micro_batch_sq_norms(model, *probe, 2)[0]
         logs = {}
         meter.on_epoch_end(0, logs)
         assert logs["grad_norm"] == pytest.approx(math.sqrt(small), rel=1e-5)
@@ -264,7 +264,8 @@ def test_after_the_batch_changes_grad_norm_is_the_new_batchs_from_the_same_probe
     first, second = meter._norms
     grad_sq, trace_sigma = meter.estimates[1]
     assert meter.micro_batch == 32
-    assert first == pytest.approx(math.sqrt(noise.micro_batch_sq_norms(model, x[:64], y[:64], 2)[0]), rel=1e-5)
+    small = noise_probe.micro_batch_sq_norms(model, x[:64], y[:64], 2)[0]
+    assert first == pytest.approx(math.sqrt(small), rel=1e-5)
     # E|g_128|² = |G|² + tr(Σ)(1/128 − 1/256)·256/255: smaller than the batch of 32's.
     assert second == pytest.approx(math.sqrt(grad_sq + trace_sigma * (1 / 128 - 1 / 256) * 256 / 255))
     assert second < 0.9 * first

@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from kerasbatch import noise
+from kerasbatch import noise, noise_probe
 
 N_EXAMPLES, N_FEATURES, N_CLASSES = 1024, 8, 3
 
@@ -74,7 +74,7 @@ def test_theory_helpers_follow_the_formulas_on_arrays():
 
 
 def test_module_imports_without_tensorflow():
-    code = "import sys, kerasbatch.noise; assert 'tensorflow' not in sys.modules"
+    code = "import sys, kerasbatch.noise, kerasbatch.noise_probe; assert 'tensorflow' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
@@ -118,7 +118,7 @@ def test_a_measurement_per_new_model_is_no_retracing_warning(problem):
     logger.addHandler(handler)
     try:
         for _ in range(8):  # as a study does: a new model per run, each measured
-            noise.micro_batch_sq_norms(_softmax_regression(), x[:64], y[:64], micro_batches=2)
+            noise_probe.micro_batch_sq_norms(_softmax_regression(), x[:64], y[:64], micro_batches=2)
     finally:
         logger.removeHandler(handler)
     assert not [r for r in records if "retracing" in r.getMessage()]
@@ -142,7 +142,7 @@ def _exact_gns(grads):
 def test_micro_batch_sq_norms_equal_per_example_gradient_algebra(problem):
     model, x, y = problem
     parts = _per_example_grads(model, x[:64], y[:64]).reshape(4, 16, -1).mean(axis=1)
-    small, big, finite = noise.micro_batch_sq_norms(model, x[:64], y[:64], micro_batches=4)
+    small, big, finite = noise_probe.micro_batch_sq_norms(model, x[:64], y[:64], micro_batches=4)
     assert finite
     assert small == pytest.approx((parts**2).sum(axis=1).mean(), rel=1e-4)
     assert big == pytest.approx((parts.mean(axis=0) ** 2).sum(), rel=1e-4)
@@ -156,7 +156,7 @@ def test_measure_matches_exact_noise_scale_on_iid_batches(problem):
     for seed in range(20):
         # Sampling with replacement makes the batches i.i.d., as the estimator assumes.
         index = np.random.default_rng(seed).integers(0, N_EXAMPLES, size=(100, 128))
-        estimate = noise.measure(model, ((x[i], y[i]) for i in index), micro_batches=8)
+        estimate = noise_probe.measure(model, ((x[i], y[i]) for i in index), micro_batches=8)
         assert (estimate.batch_size, estimate.micro_batches, estimate.samples) == (128, 8, 100)
         errors.append(abs(estimate.gns / exact - 1))
     within = np.mean(np.array(errors) <= 0.15)
@@ -179,7 +179,7 @@ def test_measure_leaves_every_variable_bit_identical():
     before = [v.numpy().copy() for v in model.variables]
 
     # 100 = 3 x 32 + 4: the short last batch is skipped.
-    estimate = noise.measure(model, tf.data.Dataset.from_tensor_slices((x, y)).batch(32))
+    estimate = noise_probe.measure(model, tf.data.Dataset.from_tensor_slices((x, y)).batch(32))
     assert estimate.samples == 3 and math.isfinite(estimate.trace_sigma)  # random labels: G ~ 0
     assert all(np.array_equal(b, v.numpy()) for b, v in zip(before, model.variables))
     model(x, training=True)  # control: an ordinary training call does move the state
@@ -192,23 +192,23 @@ def test_non_finite_gradients_are_reported_and_such_batches_skipped(problem):
     kernel, bias = model.layers[0].get_weights()
     kernel[0, 0] = np.nan
     model.layers[0].set_weights([kernel, bias])
-    assert noise.micro_batch_sq_norms(model, x[:32], y[:32], 4)[2] is False
+    assert noise_probe.micro_batch_sq_norms(model, x[:32], y[:32], 4)[2] is False
     with pytest.raises(ValueError, match="no usable batch"):
-        noise.measure(model, [(x[:32], y[:32])])
+        noise_probe.measure(model, [(x[:32], y[:32])])
 
 
 @pytest.mark.parametrize("micro_batches, size", [(1, 32), (0, 32), (4, 30)])
 def test_bad_micro_batches_or_indivisible_batch_raise(problem, micro_batches, size):
     model, x, y = problem
     with pytest.raises(ValueError):
-        noise.measure(model, [(x[:size], y[:size])], micro_batches=micro_batches)
+        noise_probe.measure(model, [(x[:size], y[:size])], micro_batches=micro_batches)
     with pytest.raises(ValueError):
-        noise.micro_batch_sq_norms(model, x[:size], y[:size], micro_batches)
+        noise_probe.micro_batch_sq_norms(model, x[:size], y[:size], micro_batches)
 
 
 def test_measure_rejects_empty_dataset(problem):
     with pytest.raises(ValueError, match="no usable batch"):
-        noise.measure(problem[0], [])
+        noise_probe.measure(problem[0], [])
 
 
 # A loss this small underflows to zero gradients in float16 unless it is scaled before backprop.
@@ -225,7 +225,7 @@ def float32_reference(problem):
     for weight in LOSS_WEIGHTS:
         reference = _softmax_regression(weight)
         reference.set_weights(model.get_weights())
-        estimates[weight] = noise.measure(reference, batches, micro_batches=4)
+        estimates[weight] = noise_probe.measure(reference, batches, micro_batches=4)
     return batches, estimates
 
 
@@ -251,7 +251,7 @@ def test_mixed_float16_gradients_are_unscaled_and_agree_with_float32(
     assert isinstance(half.optimizer, keras.optimizers.LossScaleOptimizer)
     assert float(half.optimizer.scale_loss(1.0)) == 32768.0
 
-    full, mixed = estimates[loss_weight], noise.measure(half, batches, micro_batches=4)
+    full, mixed = estimates[loss_weight], noise_probe.measure(half, batches, micro_batches=4)
     assert mixed.samples == 20 and math.isfinite(mixed.gns)
     assert mixed.gns == pytest.approx(full.gns, rel=0.2)
     # Unscaled: the same magnitude as float32, not 32768 (or 32768**2) times larger.
@@ -275,15 +275,15 @@ def dropout_model():
 def test_measure_draws_new_dropout_masks_for_every_probe_batch(problem, dropout_model):
     _, x, y = problem
     batch = (x[:64], y[:64])
-    once = noise.measure(dropout_model, [batch], micro_batches=4)
+    once = noise_probe.measure(dropout_model, [batch], micro_batches=4)
     # The same inputs twice: with the masks of the first batch reused, the second adds the same numbers
     # and the averages could not move.
-    twice = noise.measure(dropout_model, [batch, batch], micro_batches=4)
+    twice = noise_probe.measure(dropout_model, [batch, batch], micro_batches=4)
     assert twice.samples == 2
     assert twice.trace_sigma != pytest.approx(once.trace_sigma, rel=1e-3)
     assert twice.grad_sq != pytest.approx(once.grad_sq, rel=1e-3)
     # Measuring again starts from the model's own state, which measuring never advanced.
-    again = noise.measure(dropout_model, [batch], micro_batches=4)
+    again = noise_probe.measure(dropout_model, [batch], micro_batches=4)
     assert (again.trace_sigma, again.grad_sq) == (once.trace_sigma, once.grad_sq)
 
 
@@ -328,8 +328,8 @@ def test_measure_with_population_matches_exact_noise_scale_over_epochs(problem):
     # Epochs: each a permutation cut into two batches of 128, as a shuffled pipeline serves them.
     epochs = [rng.permutation(n) for _ in range(400)]
     batches = [(x[:n][p[i:i + 128]], y[:n][p[i:i + 128]]) for p in epochs for i in (0, 128)]
-    corrected = noise.measure(model, batches, micro_batches=8, population=n)
-    uncorrected = noise.measure(model, batches, micro_batches=8)
+    corrected = noise_probe.measure(model, batches, micro_batches=8, population=n)
+    uncorrected = noise_probe.measure(model, batches, micro_batches=8)
     assert corrected.gns == pytest.approx(exact, rel=0.05), (corrected.gns, uncorrected.gns, exact)
     assert uncorrected.gns / exact > 1.2
 
@@ -356,7 +356,7 @@ def test_batch_norm_inflates_trace_sigma_on_smaller_micro_batches(problem):
     for batch_norm in (True, False):
         model = _batch_norm_model(batch_norm)
         # The same weights and batches, in 8 micro-batches of 16 and in 2 of 64.
-        of_16, of_64 = (noise.measure(model, batches, micro_batches=k) for k in (8, 2))
+        of_16, of_64 = (noise_probe.measure(model, batches, micro_batches=k) for k in (8, 2))
         ratios[batch_norm] = (of_16.trace_sigma / of_64.trace_sigma, of_16.gns / of_64.gns)
     # Each micro-batch normalised with its own statistics: ~10% more tr(Sigma), ~14% more gns at 16.
     assert ratios[True][0] > 1.04 and ratios[True][1] > 1.08, ratios
