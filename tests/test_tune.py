@@ -22,8 +22,8 @@ from kerasbatch.errors import ConfigError, DataError, KerasbatchError, StoreErro
 from kerasbatch.progress import StudyProgress
 from kerasbatch.store import SUGGESTION, Store, write_json
 from kerasbatch.suggest import Suggestion
-from kerasbatch.tune import (UNREACHED_SECONDS, BatchSizeHyperModel, best_hyperparameters, load_tuner,
-                             seconds_to_target_score, tune)
+from kerasbatch.tune import UNREACHED_SECONDS, BatchSizeHyperModel, seconds_to_target_score, tune
+from kerasbatch.tuners import best_hyperparameters, load_tuner
 from tests.conftest import dots_run
 
 ROOT = Path(__file__).resolve().parents[1]
