@@ -39,7 +39,7 @@ from kerasbatch.config import DataConfig, ModelConfig, RunConfig  # noqa: E402
 
 # Epochs per timed fit and pairs of fits, per data set: about half a second (digits) and two seconds
 # (MNIST-sized) a fit, and enough pairs that two runs agree on the median ratio within 0.03.
-DEFAULTS = {"digits": (5, 150), "synthetic": (1, 60)}
+DEFAULTS = {"digits": (5, 150), "synthetic": (1, 100)}
 
 
 class Trainer:
@@ -136,7 +136,7 @@ def breakdown(trainer: Trainer, epochs: int, fits: int) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", choices=tuple(DEFAULTS), default="synthetic")
-    parser.add_argument("--pairs", type=int, help="timed pairs of fits (default: 150 digits, 60 synthetic)")
+    parser.add_argument("--pairs", type=int, help="timed pairs of fits (default: 150 digits, 100 synthetic)")
     parser.add_argument("--epochs", type=int, help="epochs a timed fit (default: 5 digits, 1 synthetic)")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--model", default="cnn")

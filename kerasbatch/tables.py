@@ -148,7 +148,8 @@ def _by_mean(frame: pd.DataFrame, out: pd.DataFrame, column: str) -> pd.DataFram
     if not _is_numeric(frame[column]):
         raise KerasbatchError(f"cannot sort the mean ± std view by {column!r}, which has no mean; "
                               "sort one row per run with --by-run")
-    means = pd.to_numeric(frame[column], errors="coerce").astype(float).groupby([frame["arm"], frame["batch_size"]]).mean()
+    values = pd.to_numeric(frame[column], errors="coerce").astype(float)
+    means = values.groupby([frame["arm"], frame["batch_size"]]).mean()
     keys = means.reindex(pd.MultiIndex.from_frame(out[["arm", "batch_size"]])).to_numpy()
     return out.assign(_key=keys).sort_values("_key", kind="stable", na_position="last").drop(columns="_key")
 
