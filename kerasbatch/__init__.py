@@ -22,7 +22,8 @@ something trains.
 # and a later ``import kerasbatch.sweep`` finds the module in sys.modules without rebinding them.
 import kerasbatch.suggest  # noqa: F401
 import kerasbatch.sweep  # noqa: F401
-from kerasbatch.config import DataConfig, ModelConfig, OptimConfig, RunConfig, StoreConfig, SweepConfig, TuneConfig
+from kerasbatch.command_config import StoreConfig, SweepConfig, TuneConfig
+from kerasbatch.config import DataConfig, ModelConfig, OptimConfig, RunConfig
 from kerasbatch.errors import KerasbatchError
 from kerasbatch.notebook import suggest, sweep
 from kerasbatch.store import Store

@@ -21,6 +21,7 @@ from typing import Any
 import click
 
 from kerasbatch import cli_options as opts
+from kerasbatch import command_config as cmd_cfg
 from kerasbatch import config as cfg
 from kerasbatch.cli_options import FromText
 from kerasbatch.cli_output import display, output_mode, print_table, study_store
@@ -31,7 +32,7 @@ from kerasbatch.suggest import SuggestConfig
 
 STORE_OPTIONS = [
     opts.CONFIG_OPTION,
-    *opts.fields_options(cfg.StoreConfig, ["out"]),
+    *opts.fields_options(cmd_cfg.StoreConfig, ["out"]),
     click.option("--study", default=None, show_default="DATASET-MODEL", help="Study name (a folder under --out)."),
     click.option("--quiet", is_flag=True, help="Print only the table, no progress."),
     click.option("--verbose", is_flag=True,
@@ -58,8 +59,8 @@ def _pick(params: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
 # Each command's config from its parsed parameters: what the command runs, and what tests build.
 CONFIGS = {
     "train": run_config,
-    "sweep": lambda p: cfg.SweepConfig(run=run_config(p), batch_sizes=p["batch_sizes"]),
-    "tune": lambda p: cfg.TuneConfig(run=run_config(p), **_pick(p, TUNE_FIELDS)),
+    "sweep": lambda p: cmd_cfg.SweepConfig(run=run_config(p), batch_sizes=p["batch_sizes"]),
+    "tune": lambda p: cmd_cfg.TuneConfig(run=run_config(p), **_pick(p, TUNE_FIELDS)),
     "profile": lambda p: ProfileConfig(run=run_config(p), **_pick(p, PROFILE_FIELDS)),
     "suggest": lambda p: SuggestConfig(run=run_config(p), **_pick(p, SUGGEST_FIELDS)),
 }
@@ -106,7 +107,7 @@ def train(**params: Any) -> int:
 
 @cli.command()
 @opts.apply(opts.run_options(exclude=["batch_size"]))
-@opts.apply(opts.fields_options(cfg.SweepConfig, ["batch_sizes"]))
+@opts.apply(opts.fields_options(cmd_cfg.SweepConfig, ["batch_sizes"]))
 @opts.apply(STORE_OPTIONS)
 def sweep(**params: Any) -> int:
     """Train one run per batch size, all else equal, and print the comparison table."""
@@ -124,7 +125,7 @@ def sweep(**params: Any) -> int:
 
 @cli.command()
 @opts.apply(opts.run_options(exclude=["batch_size", "lr_scaling"]))
-@opts.apply(opts.fields_options(cfg.TuneConfig, TUNE_FIELDS))
+@opts.apply(opts.fields_options(cmd_cfg.TuneConfig, TUNE_FIELDS))
 @opts.apply(STORE_OPTIONS)
 def tune(**params: Any) -> int:
     """KerasTuner search over batch size and learning rate.
@@ -210,7 +211,7 @@ def suggest(**params: Any) -> int:
                                             "folder (STUDY-quick).")
 @click.option("--repeats", type=FromText(click.INT), default=None, show_default="the file's, else 3 (2 with --quick)",
               help="Seeds per arm and batch size (seed, seed+1, ...).")
-@opts.apply(opts.fields_options(cfg.StoreConfig, ["out"]))
+@opts.apply(opts.fields_options(cmd_cfg.StoreConfig, ["out"]))
 @opts.apply(STORE_OPTIONS[-2:])
 def study(study_file: str, quick: bool, repeats: int | None, **params: Any) -> int:
     """Run a study file: every arm × batch size × seed, then its table (mean ± std), figures and report.
@@ -238,7 +239,7 @@ def study(study_file: str, quick: bool, repeats: int | None, **params: Any) -> i
 @click.argument("path", type=click.Path())
 @click.option("--best", is_flag=True, help="PATH is a study: export its best run. In a study with arms or "
                                            "repeats: the best seed of the (arm, batch size) with the best mean.")
-@click.option("--metric", type=click.Choice(tuple(cfg.OBJECTIVES)), default=None,
+@click.option("--metric", type=click.Choice(tuple(cmd_cfg.OBJECTIVES)), default=None,
               show_default="the tune objective, else val_accuracy", help="What --best means.")
 @click.option("--to", type=click.Path(), default=None, show_default="saved_models/STUDY-RUN", help="Target folder.")
 @click.option("--dtype", type=click.Choice(["float32"]), default=None,

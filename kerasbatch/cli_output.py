@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from kerasbatch import config as cfg
+from kerasbatch.command_config import StoreConfig
 
 
 def output_mode(params: dict[str, Any]) -> tuple[bool, bool]:
@@ -40,7 +41,7 @@ def study_store(params: dict[str, Any], run: cfg.RunConfig, suffix: str = ""):
     """The study the command writes to (``--out``/``--study``), checked writable before anything runs."""
     from kerasbatch.store import Store, check_writable
 
-    store_config = cfg.StoreConfig(out=params["out"], study=params["study"] or default_study(run) + suffix)
+    store_config = StoreConfig(out=params["out"], study=params["study"] or default_study(run) + suffix)
     check_writable(store_config.study_dir)
     return Store(store_config.out, store_config.study)
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from kerasbatch import config as cfg
+from kerasbatch.command_config import StoreConfig, SweepConfig
 from kerasbatch.store import Store
 
 
@@ -54,7 +55,7 @@ def sweep(build_fn: Callable, x, y, *, validation_data=None, test_data=None,
     from kerasbatch.sweep import sweep as sweep_api
 
     run = _run(build_fn, x, y, validation_data, test_data, settings)
-    config = cfg.SweepConfig(run=run, batch_sizes=tuple(batch_sizes))
+    config = SweepConfig(run=run, batch_sizes=tuple(batch_sizes))
     store = _store(out, study, run, "sweep")
     display = StudyProgress(len(config.batch_sizes), live=False) if progress else None
     if display is not None:
@@ -79,4 +80,4 @@ def _store(out: str | Path, study: str | None, run: cfg.RunConfig, verb: str) ->
     if study is None:
         function = run.model.name.split(":", 1)[1].rsplit("-", 1)[0]
         study = f"{function}-{run.data.dataset.split(':', 1)[1][:8]}-{verb}"
-    return Store(out, cfg.StoreConfig(out=out, study=study).study)
+    return Store(out, StoreConfig(out=out, study=study).study)

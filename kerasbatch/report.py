@@ -24,7 +24,7 @@ from typing import Any
 import pandas as pd
 
 from kerasbatch import plots, tables
-from kerasbatch.config import OBJECTIVES
+from kerasbatch.command_config import OBJECTIVES
 from kerasbatch.errors import KerasbatchError
 from kerasbatch.report_repeats import best_by_mean, mean_std_view
 from kerasbatch.store import CONFIG, STUDY, SUGGESTION, Store, make_dir, read_json, write_text

@@ -29,7 +29,8 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping
 
 from kerasbatch.checks import check, int_tuple, load_yaml, positive_int
-from kerasbatch.config import DEFAULT_BATCH_SIZES, FLAT_FIELDS, RunConfig, StoreConfig
+from kerasbatch.command_config import StoreConfig
+from kerasbatch.config import DEFAULT_BATCH_SIZES, FLAT_FIELDS, RunConfig
 from kerasbatch.errors import ConfigError
 
 DEFAULT_ARM = "base"

@@ -1,7 +1,7 @@
 """A ``suggestion.json`` read back: the batch size and learning rate that ``kerasbatch suggest`` chose.
 
-``tune --from-suggestion`` starts its search there (:class:`kerasbatch.config.TuneConfig`). TensorFlow-free
-and below :mod:`kerasbatch.config`: it imports nothing of kerasbatch but its errors and the store's file
+``tune --from-suggestion`` starts its search there (:class:`kerasbatch.command_config.TuneConfig`). TensorFlow-free
+and below :mod:`kerasbatch.command_config`: it imports nothing of kerasbatch but its errors and the store's file
 names.
 """
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from kerasbatch.config import RunConfig, SweepConfig
+from kerasbatch.command_config import SweepConfig
+from kerasbatch.config import RunConfig
 from kerasbatch.progress import StudyProgress
 from kerasbatch.store import Store
 

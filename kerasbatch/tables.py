@@ -10,7 +10,7 @@ from typing import Callable, Iterable
 
 import pandas as pd
 
-from kerasbatch.config import OBJECTIVES
+from kerasbatch.command_config import OBJECTIVES
 from kerasbatch.errors import KerasbatchError
 from kerasbatch.store import STUDY, Store, read_json
 from kerasbatch.study_config import DEFAULT_ARM

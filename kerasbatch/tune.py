@@ -29,7 +29,8 @@ import keras_tuner as kt
 from kerasbatch import data, distribute, precision, train
 from kerasbatch import tune_distributed as dist
 from kerasbatch import tuner_internals as internals
-from kerasbatch.config import RunConfig, TuneConfig
+from kerasbatch.command_config import TuneConfig
+from kerasbatch.config import RunConfig
 from kerasbatch.errors import StoreError
 from kerasbatch.progress import StudyProgress
 from kerasbatch.store import HISTORY, MODEL, STUDY, Store

@@ -21,7 +21,7 @@ import keras_tuner as kt
 
 from kerasbatch import train
 from kerasbatch import tune_distributed as dist
-from kerasbatch.config import OBJECTIVES, TUNERS
+from kerasbatch.command_config import OBJECTIVES, TUNERS
 from kerasbatch.errors import KerasbatchError
 from kerasbatch.progress import StudyProgress
 from kerasbatch.store import MODEL, Store
@@ -118,7 +118,7 @@ def start_at_defaults(oracle: kt.Oracle) -> None:
 
 @functools.cache
 def tuner_class(kind: str) -> type:
-    """The study tuner for ``kind`` (a name of ``config.TUNERS``): the mixins before KerasTuner's class."""
+    """The study tuner for ``kind`` (a name of ``command_config.TUNERS``): the mixins before KerasTuner's class."""
     base = getattr(kt, TUNERS[kind])
     mixins = (HyperbandMixin, StudyTunerMixin) if issubclass(base, kt.Hyperband) else (StudyTunerMixin,)
     return type(f"Study{base.__name__}", (*mixins, base), {"__module__": __name__})

@@ -8,7 +8,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import pytest
 
-from kerasbatch.config import DataConfig, ModelConfig, OptimConfig, RunConfig, SweepConfig
+from kerasbatch.command_config import SweepConfig
+from kerasbatch.config import DataConfig, ModelConfig, OptimConfig, RunConfig
 
 # Small enough to train in a second or two on a CPU, big enough to learn something.
 DOTS = DataConfig(dataset="dots", dots_samples=600)

@@ -11,7 +11,8 @@ import pytest
 from kerasbatch import train
 from kerasbatch.batch_schedule import AdaptivePolicy, default_max_batch, goodput, increase_plan
 from kerasbatch.cli import run as cli
-from kerasbatch.config import DataConfig, ModelConfig, OptimConfig, RunConfig, SweepConfig
+from kerasbatch.command_config import SweepConfig
+from kerasbatch.config import DataConfig, ModelConfig, OptimConfig, RunConfig
 from kerasbatch.errors import ConfigError
 from kerasbatch.optim import BatchScaledSchedule, WarmupSchedule, save_model
 from kerasbatch.segments import Continued

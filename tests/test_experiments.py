@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from kerasbatch import cli, config
+from kerasbatch import cli, command_config, config
 from kerasbatch.errors import KerasbatchError
 from kerasbatch.study_config import StudyConfig, load_study
 
 FOLDER = Path(__file__).parent.parent / "experiments"
 EXPERIMENTS = sorted([*FOLDER.glob("*.yaml"), *FOLDER.glob("*.yml")])
-CONFIG_TYPES = {"train": config.RunConfig, "sweep": config.SweepConfig, "tune": config.TuneConfig}
+CONFIG_TYPES = {"train": config.RunConfig, "sweep": command_config.SweepConfig, "tune": command_config.TuneConfig}
 
 
 def command_of(path: Path) -> str:

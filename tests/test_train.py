@@ -10,7 +10,8 @@ import pytest
 import tensorflow as tf
 
 from kerasbatch import global_state, train
-from kerasbatch.config import DataConfig, ModelConfig, OptimConfig, RunConfig, SweepConfig
+from kerasbatch.command_config import SweepConfig
+from kerasbatch.config import DataConfig, ModelConfig, OptimConfig, RunConfig
 from kerasbatch.errors import ConfigError, DataError, StoreError
 from kerasbatch.store import Store
 from kerasbatch.sweep import sweep

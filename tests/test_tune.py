@@ -17,7 +17,8 @@ import keras_tuner as kt
 import pytest
 
 from kerasbatch import data, tables, tune_distributed, tuner_internals
-from kerasbatch.config import OptimConfig, TuneConfig
+from kerasbatch.command_config import TuneConfig
+from kerasbatch.config import OptimConfig
 from kerasbatch.errors import ConfigError, DataError, KerasbatchError, StoreError
 from kerasbatch.progress import StudyProgress
 from kerasbatch.store import SUGGESTION, Store, write_json
@@ -433,7 +434,7 @@ import tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 from kerasbatch import data
-from kerasbatch.config import TuneConfig
+from kerasbatch.command_config import TuneConfig
 from kerasbatch.store import Store
 from kerasbatch.tune import tune
 from tests.conftest import dots_run
