@@ -107,17 +107,19 @@ class BatchScaledSchedule(keras.optimizers.schedules.LearningRateSchedule):
         self.ratio = keras.Variable(float(ratio), trainable=False, name="batch_ratio")
 
     def virtual_step(self, step):
-        step = ops.cast(step, "float32")
-        return self.anchor_virtual + (step - self.anchor_step) * self.ratio
+        return self._virtual(ops.cast(step, "float32"), lambda variable: variable)
+
+    def _virtual(self, step, read):
+        """``base``'s step at optimizer step ``step``, each anchor variable taken through ``read`` (as
+        it is, inside a traced step; as a Python number, for :meth:`rate_at`)."""
+        return read(self.anchor_virtual) + (step - read(self.anchor_step)) * read(self.ratio)
 
     def __call__(self, step):
         return self.base(self.virtual_step(step)) * self.factor
 
     def rate_at(self, step: float) -> float:
         """The rate at ``step`` as a Python number, without TensorFlow ops (see :meth:`WarmupSchedule.rate_at`)."""
-        read = lambda v: float(ops.convert_to_numpy(v))  # noqa: E731
-        virtual = read(self.anchor_virtual) + (step - read(self.anchor_step)) * read(self.ratio)
-        return rate_at(self.base, virtual) * read(self.factor)
+        return rate_at(self.base, self._virtual(step, _number)) * _number(self.factor)
 
     def switch(self, step: int, batch_size: int, factor: float) -> None:
         """From optimizer step ``step`` on, batches of ``batch_size`` and the rate factor ``factor``."""
@@ -128,10 +130,13 @@ class BatchScaledSchedule(keras.optimizers.schedules.LearningRateSchedule):
         self.factor.assign(float(factor))
 
     def get_config(self):
-        value = lambda v: float(ops.convert_to_numpy(v))  # noqa: E731
         return {"base": keras.optimizers.schedules.serialize(self.base), "base_batch": self.base_batch,
-                "factor": value(self.factor), "anchor_step": value(self.anchor_step),
-                "anchor_virtual": value(self.anchor_virtual), "ratio": value(self.ratio)}
+                "factor": _number(self.factor), "anchor_step": _number(self.anchor_step),
+                "anchor_virtual": _number(self.anchor_virtual), "ratio": _number(self.ratio)}
+
+
+def _number(variable) -> float:
+    return float(ops.convert_to_numpy(variable))
 
 
 def rate_at(rate, step: float) -> float:
@@ -217,12 +222,13 @@ def save_model(model: keras.Model, path: str | Path) -> None:
         o._learning_rate = keras_schedule(schedule, int(ops.convert_to_numpy(o.iterations)))
     compiled = getattr(getattr(model, "_compile_config", None), "config", {})
     compiled_with = compiled.get("optimizer")
-    if isinstance(optimizer, keras.optimizers.LossScaleOptimizer) and compiled_with is not None:
+    scaled = isinstance(optimizer, keras.optimizers.LossScaleOptimizer) and compiled_with is not None
+    if scaled:
         compiled["optimizer"] = optimizer
     try:
         model.save(path)
     finally:
         for o, schedule in swapped:
             o._learning_rate = schedule
-        if compiled_with is not None:
+        if scaled:
             compiled["optimizer"] = compiled_with
