@@ -39,9 +39,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import pandas as pd  # noqa: E402
 
-from kerasbatch import train  # noqa: E402
-from kerasbatch.batch_schedule import default_max_batch  # noqa: E402
-from kerasbatch.config import RunConfig  # noqa: E402
+from kerasbatch.training import train  # noqa: E402
+from kerasbatch.training.batch_schedules import default_max_batch  # noqa: E402
+from kerasbatch.config.run import RunConfig  # noqa: E402
 from kerasbatch.store import Store  # noqa: E402
 from workloads import evaluation_steps, workloads  # noqa: E402
 

@@ -34,8 +34,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from kerasbatch import data, train  # noqa: E402
-from kerasbatch.config import DataConfig, ModelConfig, RunConfig  # noqa: E402
+from kerasbatch.data import datasets as data  # noqa: E402
+from kerasbatch.training import train
+from kerasbatch.config.run import DataConfig, ModelConfig, RunConfig  # noqa: E402
 
 # Epochs per timed fit and pairs of fits, per data set: about half a second (digits) and two seconds
 # (MNIST-sized) a fit, and enough pairs that two runs agree on the median ratio within 0.03.

@@ -1,6 +1,6 @@
 """The learner against the sweep it replaces: is the suggested batch as fast as the best one, and cheaper?
 
-For each dataset it runs ``kerasbatch.suggest`` (noise scale measured at the base batch, candidates
+For each dataset it runs ``kerasbatch.learner.suggest`` (noise scale measured at the base batch, candidates
 profiled in ascending order until larger ones cannot help, the time-to-target minimiser chosen), then
 trains every size it could have chosen (multiples of 8 doubling up to the training set, those its
 profile skipped too) to the target with the same learning-rate rule (the noise-scale rule with the
@@ -29,12 +29,12 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from kerasbatch import train  # noqa: E402
-from kerasbatch.config import RunConfig  # noqa: E402
-from kerasbatch.learner import candidate_sizes  # noqa: E402
-from kerasbatch.noise import fit_steps_curve  # noqa: E402
+from kerasbatch.training import train  # noqa: E402
+from kerasbatch.config.run import RunConfig  # noqa: E402
+from kerasbatch.learner.predict import candidate_sizes  # noqa: E402
+from kerasbatch.noise.estimators import fit_steps_curve  # noqa: E402
 from kerasbatch.store import Store  # noqa: E402
-from kerasbatch.suggest import SuggestConfig, suggest  # noqa: E402
+from kerasbatch.learner.suggest import SuggestConfig, suggest  # noqa: E402
 from workloads import evaluation_steps, workloads  # noqa: E402
 
 WORKLOADS = workloads(digits=60, mnist1d=60)

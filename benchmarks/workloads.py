@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from kerasbatch.config import DataConfig, ModelConfig, OptimConfig, RunConfig
+from kerasbatch.config.run import DataConfig, ModelConfig, OptimConfig, RunConfig
 
 WORKLOADS = {
     "digits": RunConfig(data=DataConfig(dataset="digits"), model=ModelConfig(name="cnn"), target=0.95,

@@ -1,4 +1,4 @@
-from kerasbatch.cli import main
+from kerasbatch.cli.main import main
 
 if __name__ == "__main__":
     main()

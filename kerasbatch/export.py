@@ -10,7 +10,7 @@ The weights are the ones the run saved at the end of training (its last complete
 retrained. An export counts only once it is checked: the SavedModel is reloaded and must give the Keras
 model's predictions on the run's validation examples. Everything is built in a hidden sibling folder and
 renamed into place, so a failed export leaves nothing behind and an old export is replaced only by a
-complete new one. :func:`kerasbatch.tables.best_run` picks the run to export from a study (in a study with
+complete new one. :func:`kerasbatch.reports.tables.best_run` picks the run to export from a study (in a study with
 arms or repeats: the best seed of the arm and batch size with the best mean); the card names its arm and seed.
 """
 
@@ -27,8 +27,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from kerasbatch import __version__, data
-from kerasbatch.config import RunConfig
+from kerasbatch._version import __version__
+from kerasbatch.data import datasets as data
+from kerasbatch.config.run import RunConfig
 from kerasbatch.errors import KerasbatchError
 from kerasbatch.store import CONFIG, MODEL, SUMMARY, check_writable, make_dir, read_json, write_json
 

@@ -10,7 +10,7 @@
 The arrays and the function go through the same store as any run: the arrays are named by a
 fingerprint of their content and the function by its pickled code (``arrays:…``, ``builder:…``), and a
 run folder records the arrays' shapes, so a rerun with other data or another model is refused rather
-than silently mixed into the study. Any other setting of :class:`~kerasbatch.config.RunConfig` is a
+than silently mixed into the study. Any other setting of :class:`~kerasbatch.config.run.RunConfig` is a
 keyword, spelled as on the command line (``epochs=3``, ``optimizer="adam"``, ``learning_rate=1e-3``).
 """
 
@@ -20,8 +20,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from kerasbatch import config as cfg
-from kerasbatch.command_config import StoreConfig, SweepConfig
+from kerasbatch.config import run as cfg
+from kerasbatch.config.commands import StoreConfig, SweepConfig
 from kerasbatch.store import Store
 
 
@@ -31,12 +31,12 @@ def suggest(build_fn: Callable, x, y, *, validation_data=None, test_data=None, o
             **settings: Any):
     """The batch size and learning rate that reach ``target`` soonest for ``build_fn`` on ``(x, y)``.
 
-    Returns a :class:`~kerasbatch.suggest.Suggestion` (``.batch_size``, ``.learning_rate``,
+    Returns a :class:`~kerasbatch.learner.suggest.Suggestion` (``.batch_size``, ``.learning_rate``,
     ``.noise_scale``, ``.predicted_speedup``, and ``.table``, the predicted curve as a DataFrame).
     ``settings`` are run settings by their flag names; ``target`` defaults to 0.95.
     """
-    from kerasbatch.suggest import SuggestConfig
-    from kerasbatch.suggest import suggest as suggest_api
+    from kerasbatch.learner.suggest import SuggestConfig
+    from kerasbatch.learner.suggest import suggest as suggest_api
 
     settings.setdefault("target", 0.95)
     run = _run(build_fn, x, y, validation_data, test_data, settings)
@@ -50,9 +50,9 @@ def sweep(build_fn: Callable, x, y, *, validation_data=None, test_data=None,
           batch_sizes: tuple[int, ...] = cfg.DEFAULT_BATCH_SIZES, out: str | Path = "runs", study: str | None = None,
           progress: bool = True, **settings: Any):
     """Train ``build_fn`` on ``(x, y)`` once per batch size; the study table as a pandas DataFrame."""
-    from kerasbatch import tables
-    from kerasbatch.progress import StudyProgress
-    from kerasbatch.sweep import sweep as sweep_api
+    from kerasbatch.reports import tables
+    from kerasbatch.studies.progress import StudyProgress
+    from kerasbatch.studies.sweep import sweep as sweep_api
 
     run = _run(build_fn, x, y, validation_data, test_data, settings)
     config = SweepConfig(run=run, batch_sizes=tuple(batch_sizes))
@@ -68,7 +68,7 @@ def sweep(build_fn: Callable, x, y, *, validation_data=None, test_data=None,
 
 
 def _run(build_fn: Callable, x, y, validation_data, test_data, settings: dict[str, Any]) -> cfg.RunConfig:
-    from kerasbatch.arrays import register_arrays
+    from kerasbatch.data.arrays import register_arrays
     from kerasbatch.models.builders import register_builder
 
     dataset = register_arrays(x, y, validation_data=validation_data, test_data=test_data)

@@ -8,8 +8,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import pytest
 
-from kerasbatch.command_config import SweepConfig
-from kerasbatch.config import DataConfig, ModelConfig, OptimConfig, RunConfig
+from kerasbatch.config.commands import SweepConfig
+from kerasbatch.config.run import DataConfig, ModelConfig, OptimConfig, RunConfig
 
 # Small enough to train in a second or two on a CPU, big enough to learn something.
 DOTS = DataConfig(dataset="dots", dots_samples=600)
@@ -27,7 +27,7 @@ def dots_run(**overrides) -> RunConfig:
 def digits_sweep(tmp_path_factory):
     """A finished two-run digits sweep (the acceptance example), shared by the table and CLI tests."""
     from kerasbatch.store import Store
-    from kerasbatch.sweep import sweep
+    from kerasbatch.studies.sweep import sweep
 
     out = tmp_path_factory.mktemp("runs")
     run = RunConfig(data=DataConfig(dataset="digits"), model=ModelConfig(name="mlp"), epochs=3,

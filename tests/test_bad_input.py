@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from kerasbatch.cli import run as cli
+from kerasbatch.cli.main import run as cli
 from tests.conftest import dots_run
 
 FAST = ["--epochs", "1", "--precision", "float32", "--diagnostics", "none", "--quiet"]
@@ -56,7 +56,7 @@ def test_a_model_builder_that_raises_is_one_line_and_its_traceback_only_on_debug
 
 
 def test_export_into_a_folder_that_cannot_be_made_is_one_line(capsys, tmp_path):
-    from kerasbatch import train
+    from kerasbatch.training import train
     from kerasbatch.store import Store
 
     result = train.run(dots_run(epochs=1, diagnostics=()), Store(tmp_path / "runs", "s"), verbose=0)

@@ -8,14 +8,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kerasbatch import train
-from kerasbatch.batch_schedule import AdaptivePolicy, default_max_batch, goodput, increase_plan
-from kerasbatch.cli import run as cli
-from kerasbatch.command_config import SweepConfig
-from kerasbatch.config import DataConfig, ModelConfig, OptimConfig, RunConfig
+from kerasbatch.training import train
+from kerasbatch.training.batch_schedules import AdaptivePolicy, default_max_batch, goodput, increase_plan
+from kerasbatch.cli.main import run as cli
+from kerasbatch.config.commands import SweepConfig
+from kerasbatch.config.run import DataConfig, ModelConfig, OptimConfig, RunConfig
 from kerasbatch.errors import ConfigError
-from kerasbatch.optim import BatchScaledSchedule, WarmupSchedule, save_model
-from kerasbatch.segments import Continued
+from kerasbatch.optim.schedules import BatchScaledSchedule, WarmupSchedule, save_model
+from kerasbatch.training.segments import Continued
 from kerasbatch.store import Store
 
 
@@ -195,7 +195,7 @@ def test_a_sweep_trains_the_schedule_beside_the_fixed_sizes():
 
 
 def test_the_study_figures_show_the_batch_over_training(increase_run):
-    from kerasbatch.plots import build_figures
+    from kerasbatch.reports.plots.figures import build_figures
 
     figure = build_figures(increase_run.path.parent)["batch_schedule"]
     batch_axis = figure.axes[0]
@@ -222,8 +222,8 @@ def test_step_evaluation_keeps_its_examples_between_evaluations_across_a_switch(
 
 
 def test_adapt_every_steps_switches_in_mid_epoch_with_one_row_per_epoch(tmp_path, monkeypatch):
-    from kerasbatch import batch_schedule
-    from kerasbatch.batch_schedule import Decision
+    from kerasbatch.training import batch_schedules as batch_schedule
+    from kerasbatch.training.batch_schedules import Decision
 
     # The policy is tested above; here a stub that always doubles exercises the segments.
     monkeypatch.setattr(batch_schedule.AdaptivePolicy, "choose",

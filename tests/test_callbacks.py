@@ -10,7 +10,7 @@ import tensorflow as tf
 
 from kerasbatch.callbacks import HistoryFile, LearningRateLog, StopOnNonFinite, Throughput, TimeToTarget
 from kerasbatch.callbacks.step_evaluation import StepEvaluation, evaluate_keeping_metrics
-from kerasbatch.optim import WarmupSchedule
+from kerasbatch.optim.schedules import WarmupSchedule
 
 
 class FakeModel:

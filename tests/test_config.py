@@ -1,8 +1,8 @@
 import pytest
 
-from kerasbatch.checks import load_yaml, parse_int_list
-from kerasbatch.command_config import StoreConfig, SweepConfig
-from kerasbatch.config import DataConfig, OptimConfig, RunConfig, parse_diagnostics
+from kerasbatch.config.checks import load_yaml, parse_int_list
+from kerasbatch.config.commands import StoreConfig, SweepConfig
+from kerasbatch.config.run import DataConfig, OptimConfig, RunConfig, parse_diagnostics
 from kerasbatch.errors import ConfigError
 
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from kerasbatch.cli import run as cli
-from kerasbatch.tables import KEY_VIEW
+from kerasbatch.cli.main import run as cli
+from kerasbatch.reports.tables import KEY_VIEW
 
 FAST = ["--dataset", "dots", "--dots-samples", "300", "--model", "mlp", "--widths", "8", "--epochs", "2",
         "--precision", "float32"]

@@ -5,8 +5,8 @@ import pytest
 import tensorflow_datasets as tfds
 from sklearn.linear_model import LogisticRegression
 
-from kerasbatch import data
-from kerasbatch.config import DataConfig
+from kerasbatch.data import datasets as data
+from kerasbatch.config.run import DataConfig
 from kerasbatch.errors import DataError
 
 
@@ -155,7 +155,7 @@ def test_mnist1d_is_generated_once_into_the_cache_and_leaves_global_rngs_alone(t
 
 
 def test_in_memory_arrays_are_named_by_content_and_found_again_from_the_cache(tmp_path, monkeypatch):
-    from kerasbatch import arrays
+    from kerasbatch.data import arrays
 
     monkeypatch.setenv("KERASBATCH_CACHE", str(tmp_path))
     rng = np.random.default_rng(0)

@@ -7,9 +7,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kerasbatch import data, noise_probe, train
+from kerasbatch.data import datasets as data
+from kerasbatch.noise import probe as noise_probe
+from kerasbatch.training import train
 from kerasbatch.callbacks import GradientNoise, WeightDistance, micro_batch_plan
-from kerasbatch.config import ModelConfig, OptimConfig
+from kerasbatch.config.run import ModelConfig, OptimConfig
 from kerasbatch.store import Store
 from tests.conftest import dots_run
 
@@ -146,7 +148,7 @@ def test_mixed_float16_noise_scale_matches_float32(tmp_path):
 
 
 def test_compare_shows_the_diagnostic_columns(digits_sweep):
-    from kerasbatch.tables import study_table
+    from kerasbatch.reports.tables import study_table
 
     store, _ = digits_sweep
     table = study_table(store.study_dir)
@@ -159,7 +161,7 @@ def test_compare_shows_the_diagnostic_columns(digits_sweep):
 @pytest.mark.parametrize("model, micro_batch", [("tests.user_models:with_batch_norm", 32), ("mlp", 16)])
 def test_batch_norm_models_measure_on_micro_batches_of_at_least_32_and_the_size_is_logged(tmp_path, model,
                                                                                          micro_batch):
-    from kerasbatch.config import ModelConfig
+    from kerasbatch.config.run import ModelConfig
 
     # A probe of two batches of 64 in 8 micro-batches is 16 examples each; batch normalization gets 4 of 32.
     config = dots_run(epochs=1, batch_size=64, micro_batches=8, diagnostics=("gns",), diagnostics_every=2,

@@ -6,9 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from kerasbatch import cli, command_config, config
+from kerasbatch.cli import main as cli
+from kerasbatch.config import commands as command_config
+from kerasbatch.config import run as config
 from kerasbatch.errors import KerasbatchError
-from kerasbatch.study_config import StudyConfig, load_study
+from kerasbatch.config.study import StudyConfig, load_study
 
 FOLDER = Path(__file__).parent.parent / "experiments"
 EXPERIMENTS = sorted([*FOLDER.glob("*.yaml"), *FOLDER.glob("*.yml")])

@@ -11,9 +11,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from kerasbatch import export, tables, train
+from kerasbatch import export
+from kerasbatch.reports import tables
+from kerasbatch.training import train
 from kerasbatch.errors import KerasbatchError
-from kerasbatch.precision import PrecisionWarning
+from kerasbatch.training.precision import PrecisionWarning
 from kerasbatch.store import Store, read_json, write_json
 from tests.conftest import dots_run
 from tests.study_factory import make_study

@@ -8,7 +8,7 @@ from pathlib import Path
 import keras
 import pytest
 
-from kerasbatch.config import ModelConfig
+from kerasbatch.config.run import ModelConfig
 from kerasbatch.errors import ConfigError
 from kerasbatch.models import MODEL_NAMES, MODELS, build_model, ensure_float32_output
 from tests.user_models import half

@@ -15,11 +15,11 @@ import pandas as pd
 import pytest
 from matplotlib.container import ErrorbarContainer
 
-from kerasbatch import plots
+from kerasbatch.reports.plots import figures as plots
 from kerasbatch.errors import KerasbatchError
-from kerasbatch.report import write_report
+from kerasbatch.reports.html import write_report
 from kerasbatch.store import read_json, write_json
-from kerasbatch.tables import has_repeats, study_table
+from kerasbatch.reports.tables import has_repeats, study_table
 from tests.study_factory import TARGET, make_arm_study, make_study
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -198,7 +198,7 @@ def test_an_unknown_plot_format_is_a_user_error(sweep, tmp_path):
 
 def test_plots_and_report_never_import_tensorflow(sweep, tmp_path):
     code = (
-        "import sys; from kerasbatch.report import write_report\n"  # the report draws every plot
+        "import sys; from kerasbatch.reports.html import write_report\n"  # the report draws every plot
         f"write_report({str(sweep)!r}, {str(tmp_path / 'r.html')!r})\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras')))"
     )
@@ -458,8 +458,8 @@ def test_with_repeats_of_one_arm_the_finding_names_the_batch_size_only(tmp_path,
 @pytest.fixture(scope="module")
 def dots_arms(tmp_path_factory) -> Path:
     """Two arms × batch sizes 16 and 128 of one real epoch each on 300 dots (TensorFlow only here)."""
-    from kerasbatch import train
-    from kerasbatch.config import DataConfig, OptimConfig
+    from kerasbatch.training import train
+    from kerasbatch.config.run import DataConfig, OptimConfig
     from kerasbatch.store import Store
     from tests.conftest import dots_run
 
@@ -476,8 +476,8 @@ def test_decision_boundary_draws_the_models_half_probability_line_over_the_point
     import keras
     from matplotlib.colors import to_rgba
 
-    from kerasbatch import data
-    from kerasbatch.config import DataConfig
+    from kerasbatch.data import datasets as data
+    from kerasbatch.config.run import DataConfig
 
     fig = plots.build_figures(dots_arms)["decision_boundary"]
     axes = [ax for ax in fig.axes if ax.get_visible() and ax.get_title()]
@@ -509,7 +509,7 @@ def test_decision_boundary_needs_2d_inputs_and_saved_models(dots_arms, tmp_path)
 
 
 def test_a_mean_curve_ends_where_the_first_seed_stopped():
-    from kerasbatch.plots_repeats import mean_curve
+    from kerasbatch.reports.plots.repeats import mean_curve
 
     stopped = pd.DataFrame({"epoch": [1, 2], "steps": [10, 20], "val_accuracy": [0.5, 0.9]})
     longer = pd.DataFrame({"epoch": [1, 2, 3], "steps": [10, 20, 30], "val_accuracy": [0.3, 0.7, 0.8]})
@@ -521,7 +521,7 @@ def test_a_mean_curve_ends_where_the_first_seed_stopped():
 
 
 def test_captions_say_how_repeats_are_drawn_only_for_studies_with_repeats():
-    from kerasbatch.plots_repeats import CAPTION
+    from kerasbatch.reports.plots.repeats import CAPTION
 
     plain = plots.describe("learning_curves")
     assert CAPTION not in plain and plots.describe("learning_curves", True) == f"{plain} {CAPTION}"

@@ -8,8 +8,9 @@ import textwrap
 import numpy as np
 import pytest
 
-from kerasbatch import export, train
-from kerasbatch.config import OptimConfig
+from kerasbatch import export
+from kerasbatch.training import train
+from kerasbatch.config.run import OptimConfig
 from kerasbatch.store import Store
 from tests.conftest import dots_run
 

@@ -1,6 +1,6 @@
 import pytest
 
-from kerasbatch.precision import choose_policy, cpu_flags, precision_warnings
+from kerasbatch.training.precision import choose_policy, cpu_flags, precision_warnings
 
 
 @pytest.mark.parametrize("gpu, flags, expected", [

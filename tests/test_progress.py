@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from kerasbatch.progress import WIDTH, StudyProgress, clip, duration
-from kerasbatch.quiet_import import _chatter
+from kerasbatch.studies.progress import WIDTH, StudyProgress, clip, duration
+from kerasbatch.cli.quiet_import import _chatter
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
@@ -151,7 +151,7 @@ def test_tensorflow_load_chatter_is_recognised_and_real_errors_are_not():
 
 
 def test_the_keras_feed_reports_each_epoch_with_val_accuracy_and_gns(tmp_path):
-    from kerasbatch import train
+    from kerasbatch.training import train
     from kerasbatch.store import Store
     from tests.conftest import dots_run
 
@@ -187,7 +187,7 @@ def test_log_lines_and_warnings_print_above_the_live_line_and_handlers_get_their
     import logging
     import sys
 
-    from kerasbatch.cli import _show_warning
+    from kerasbatch.cli.main import _show_warning
 
     handler = logging.StreamHandler(sys.stderr)  # made before the display, as TensorFlow's is
     logger = logging.getLogger("kerasbatch-test-progress")

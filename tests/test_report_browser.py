@@ -10,8 +10,8 @@ import subprocess
 
 import pytest
 
-from kerasbatch import plots
-from kerasbatch.report import write_report
+from kerasbatch.reports.plots import figures as plots
+from kerasbatch.reports.html import write_report
 from tests.study_factory import make_study
 
 BROWSER = next((shutil.which(name) for name in ("chromium", "chromium-browser", "google-chrome")

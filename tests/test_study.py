@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from kerasbatch import tables
-from kerasbatch.cli import run as cli
+from kerasbatch.reports import tables
+from kerasbatch.cli.main import run as cli
 from kerasbatch.store import Store
-from kerasbatch.study_config import load_study
+from kerasbatch.config.study import load_study
 
 # Two arms × two batch sizes × two seeds of one epoch each: eight runs of a second or two.
 STUDY = """\
@@ -41,7 +41,7 @@ def call(capsys, *argv):
 @pytest.fixture(scope="module")
 def study(tmp_path_factory):
     """The tiny study run once, quick, with two repeats, through the Python API."""
-    from kerasbatch.study import run_study
+    from kerasbatch.studies.study import run_study
 
     root = tmp_path_factory.mktemp("study")
     path = root / "tiny.yaml"
@@ -89,7 +89,7 @@ def test_the_study_table_has_the_mean_and_spread_of_the_seeds_per_arm_and_batch_
 
 
 def test_a_study_run_again_skips_its_finished_runs_and_redoes_an_interrupted_one(study):
-    from kerasbatch.study import run_study
+    from kerasbatch.studies.study import run_study
 
     path, first = study
     interrupted = first.study_dir / "linear-bs32-s1" / "summary.json"
@@ -162,7 +162,7 @@ def test_study_help_does_not_import_tensorflow():
     import subprocess
     import sys
 
-    probe = ("import sys; from kerasbatch.cli import run; code = run(['study', '--help']); "
+    probe = ("import sys; from kerasbatch.cli.main import run; code = run(['study', '--help']); "
              "print(code, [m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras')])")
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
     assert done.stdout.strip().splitlines()[-1] == "0 []"

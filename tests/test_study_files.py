@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from kerasbatch.store import Store
-from kerasbatch.study_config import StudyConfig, load_study
+from kerasbatch.config.study import StudyConfig, load_study
 from tests.test_experiments import EXPERIMENTS, command_of
 
 STUDY_FOLDER = EXPERIMENTS[0].parent
@@ -52,7 +52,7 @@ def test_every_study_the_issue_names_has_a_file():
 
 @pytest.mark.parametrize("path", STUDIES, ids=lambda p: p.stem)
 def test_a_study_file_runs_in_its_smallest_form_and_writes_its_report(path, out):
-    from kerasbatch.study import run_study
+    from kerasbatch.studies.study import run_study
 
     config = smallest(path)
     result = run_study(config, out)

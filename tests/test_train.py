@@ -9,12 +9,13 @@ import pandas as pd
 import pytest
 import tensorflow as tf
 
-from kerasbatch import global_state, train
-from kerasbatch.command_config import SweepConfig
-from kerasbatch.config import DataConfig, ModelConfig, OptimConfig, RunConfig
+from kerasbatch.training import scope as global_state
+from kerasbatch.training import train
+from kerasbatch.config.commands import SweepConfig
+from kerasbatch.config.run import DataConfig, ModelConfig, OptimConfig, RunConfig
 from kerasbatch.errors import ConfigError, DataError, StoreError
 from kerasbatch.store import Store
-from kerasbatch.sweep import sweep
+from kerasbatch.studies.sweep import sweep
 from tests.conftest import dots_run
 
 HISTORY_COLUMNS = ["epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr", "seconds",

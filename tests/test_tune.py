@@ -16,15 +16,18 @@ from pathlib import Path
 import keras_tuner as kt
 import pytest
 
-from kerasbatch import data, tables, tune_distributed, tuner_internals
-from kerasbatch.command_config import TuneConfig
-from kerasbatch.config import OptimConfig
+from kerasbatch.data import datasets as data
+from kerasbatch.reports import tables
+from kerasbatch.tuning import distributed as tune_distributed
+from kerasbatch.tuning import internals as tuner_internals
+from kerasbatch.config.commands import TuneConfig
+from kerasbatch.config.run import OptimConfig
 from kerasbatch.errors import ConfigError, DataError, KerasbatchError, StoreError
-from kerasbatch.progress import StudyProgress
+from kerasbatch.studies.progress import StudyProgress
 from kerasbatch.store import SUGGESTION, Store, write_json
-from kerasbatch.suggest import Suggestion
-from kerasbatch.tune import UNREACHED_SECONDS, BatchSizeHyperModel, seconds_to_target_score, tune
-from kerasbatch.tuners import best_hyperparameters, load_tuner
+from kerasbatch.learner.suggest import Suggestion
+from kerasbatch.tuning.tune import UNREACHED_SECONDS, BatchSizeHyperModel, seconds_to_target_score, tune
+from kerasbatch.tuning.tuners import best_hyperparameters, load_tuner
 from tests.conftest import dots_run
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -355,7 +358,7 @@ def test_bayesian_and_hyperband_searches_start_at_the_suggestion(tmp_path, tuner
     ("study.json", "'{tmp}/study.json' holds no suggestion"),
 ])
 def test_a_missing_or_invalid_suggestion_is_a_one_line_error_and_nothing_is_written(tmp_path, capsys, where, says):
-    from kerasbatch.cli import run
+    from kerasbatch.cli.main import run
 
     (tmp_path / "empty-study").mkdir()
     (tmp_path / "study.json").write_text('{"kind": "sweep", "settings": {}}')
@@ -433,10 +436,10 @@ import json, sys
 import tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-from kerasbatch import data
-from kerasbatch.command_config import TuneConfig
+from kerasbatch.data import datasets as data
+from kerasbatch.config.commands import TuneConfig
 from kerasbatch.store import Store
-from kerasbatch.tune import tune
+from kerasbatch.tuning.tune import tune
 from tests.conftest import dots_run
 run = dots_run(strategy="mirrored", diagnostics=())
 results = tune(TuneConfig(run=run, max_trials=2, batch_sizes=(32, 64), lr_range=(0.01, 0.1)), Store(sys.argv[1], "m"),

@@ -3,7 +3,7 @@
 import keras_tuner as kt
 import pytest
 
-from kerasbatch import tuner_internals
+from kerasbatch.tuning import internals as tuner_internals
 
 
 def test_every_keras_tuner_internal_kerasbatch_uses_is_there_in_the_expected_shape():

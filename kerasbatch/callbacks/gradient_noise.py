@@ -8,8 +8,8 @@ from typing import Iterator
 import keras
 
 from kerasbatch.callbacks.learning_rate import optimizer_steps
-from kerasbatch.noise import NoiseAccumulator, expected_sq_norm
-from kerasbatch.noise_probe import ProbeSeeds, batch_estimate
+from kerasbatch.noise.estimators import NoiseAccumulator, expected_sq_norm
+from kerasbatch.noise.probe import ProbeSeeds, batch_estimate
 
 
 def micro_batch_plan(batch_size: int, micro_batches: int) -> tuple[int, int]:
@@ -32,7 +32,7 @@ class GradientNoise(keras.callbacks.Callback):
     At every ``every``-th optimizer step (the first step included) it draws ``probe_batches`` consecutive
     batches of the training batch size from ``batches`` (disjoint within an epoch), splits the probe into
     ``micro_batches`` parts and takes their gradients at the current weights without changing any
-    variable (:func:`kerasbatch.noise_probe.micro_batch_sq_norms`). It never touches the batches the model
+    variable (:func:`kerasbatch.noise.probe.micro_batch_sq_norms`). It never touches the batches the model
     trains on, so the training trajectory is the same with or without it. Steps are counted from the
     optimizer's own count, so a ``fit`` that continues a model keeps the rhythm.
 
@@ -65,7 +65,7 @@ class GradientNoise(keras.callbacks.Callback):
             shrink, so such a model gets fewer, larger micro-batches (never fewer than 2); below twice
             this size, a measurement joins more probe batches to reach two micro-batches of it.
         population: the training-set size the batches are drawn from without replacement (corrects
-            ``grad_sq`` and ``trace_sigma``, see :func:`kerasbatch.noise.two_batch_estimates`; a probe
+            ``grad_sq`` and ``trace_sigma``, see :func:`kerasbatch.noise.estimators.two_batch_estimates`; a probe
             never joins more batches than fit in it); None treats batches as i.i.d.
         probe_batches: training batches joined into one probe.
 
@@ -74,7 +74,7 @@ class GradientNoise(keras.callbacks.Callback):
     from ``batches`` at the starting size (the noise scale does not depend on the batch it is measured
     at); ``grad_norm`` is then given at the new training batch, from the estimates.
     Dropout masks differ from one measurement to the next, also between measurements at the same
-    weights (:class:`kerasbatch.noise_probe.ProbeSeeds`).
+    weights (:class:`kerasbatch.noise.probe.ProbeSeeds`).
     """
 
     def __init__(self, batches: Iterator, micro_batches: int = 2, every: int = 128, noise: bool = True,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from kerasbatch.optim import rate_at
-from kerasbatch.precision import loss_scale
+from kerasbatch.optim.schedules import rate_at
+from kerasbatch.training.precision import loss_scale
 
 
 def optimizer_steps(model) -> int:

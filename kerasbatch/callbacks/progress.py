@@ -6,7 +6,7 @@ import keras
 
 
 class ProgressFeed(keras.callbacks.Callback):
-    """Tells ``display`` (a :class:`kerasbatch.progress.StudyProgress`) how far ``fit`` has got.
+    """Tells ``display`` (a :class:`kerasbatch.studies.progress.StudyProgress`) how far ``fit`` has got.
 
     Put it after the measuring callbacks, so that the epoch logs it passes on hold their values
     (``val_accuracy``, ``gns``). Its batch hook stores one integer and never reads the logs, so it

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from kerasbatch.config import ModelConfig
+from kerasbatch.config.run import ModelConfig
 from kerasbatch.errors import ConfigError, first_line
 
 if TYPE_CHECKING:
@@ -30,7 +30,7 @@ class ModelEntry:
     Attributes:
         factory: ``"module:function"`` of its builder, imported on first use.
         image_input: it needs (height, width, channels) input; the others flatten whatever they get.
-        options: the :class:`~kerasbatch.config.ModelConfig` fields its builder takes as keywords.
+        options: the :class:`~kerasbatch.config.run.ModelConfig` fields its builder takes as keywords.
     """
 
     factory: str

@@ -52,6 +52,6 @@ def load_builder(name: str) -> Callable:
 
 
 def _cached(name: str) -> Path:
-    from kerasbatch.data import cache_dir
+    from kerasbatch.data.datasets import cache_dir
 
     return cache_dir() / "builders" / f"{name.split(':', 1)[1]}.pkl"

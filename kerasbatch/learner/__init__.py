@@ -1,0 +1,1 @@
+"""The learner: a hardware profile, the prediction from a noise scale, the suggestion."""

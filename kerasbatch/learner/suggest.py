@@ -1,0 +1,218 @@
+"""Suggest: the batch size (and its learning rate) that reaches the target soonest on this machine.
+
+The learner has two halves (McCandlish et al. 2018; Qiao et al. 2021); the arithmetic that joins them
+is :mod:`kerasbatch.learner.predict`:
+
+1. **statistics** — train from scratch at the base batch ``B0`` with the configured rate and measure the
+   gradient noise scale ``B_noise`` with the diagnostics' estimator, where it matters: it grows as the loss
+   falls, so the value used is the one measured as the target is approached, and the run goes on until
+   its relative standard error is below ``max_relative_error`` or the budget is spent;
+2. **hardware** — :mod:`kerasbatch.learner.profile` measures the step time ``t(B)`` of candidate sizes.
+
+Steps to the target follow ``S(B) = S_min (1 + B_noise/B)``, so the time is
+``T(B) = S_min (1 + B_noise/B) t(B)``; ``S_min`` cancels when sizes are compared, and the suggestion is the
+``B`` that minimises ``(1 + B_noise/B) t(B)``. Its learning rate follows the noise-scale rule
+``lr(B) = lr0 (1 + B_noise/B0) / (1 + B_noise/B)`` (§2.2 there; derived for SGD).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from kerasbatch.config.checks import int_tuple, number, positive_int
+from kerasbatch.config.run import RunConfig, setting
+from kerasbatch.errors import KerasbatchError
+from kerasbatch.learner.predict import candidate_sizes, larger_sizes_cannot_help, noise_in_window, predict, trajectory
+from kerasbatch.store import SUGGESTION, Store, make_dir, write_json
+
+Progress = Callable[[str], None]
+Z95 = 1.96  # two-sided 95 % normal quantile
+
+
+@dataclass(frozen=True)
+class SuggestConfig:
+    """What the learner is asked.
+
+    ``run`` holds the model, data, optimizer and base rate: ``run.optim.learning_rate`` is the rate that
+    works at ``run.optim.base_batch``, the batch the noise scale is measured at; ``run.target`` is the
+    validation accuracy to reach.
+    """
+
+    run: RunConfig = field(default_factory=lambda: RunConfig(target=0.95))
+    budget_seconds: float = setting(120.0, "Wall time for measuring the noise scale (profiling comes on top).")
+    max_relative_error: float = setting(0.2, "Stop measuring once the noise scale's relative standard error "
+                                             "is below this.")
+    baseline_batch: int = setting(32, "The batch size the predicted speed-up is quoted against.")
+    candidates: tuple[int, ...] = setting((), "Sizes to choose from; by default multiples of 8 doubling from 8 "
+                                              "up to the largest that fits.")
+    run_suggestion: bool = setting(False, "Then train at the suggestion and record measured against predicted "
+                                          "time.", aliases=("--run",))
+
+    def __post_init__(self) -> None:
+        number("budget_seconds", self.budget_seconds, 0.0, math.inf, open_low=True)
+        number("max_relative_error", self.max_relative_error, 0.0, 10.0, open_low=True)
+        positive_int("baseline_batch", self.baseline_batch)
+        object.__setattr__(self, "candidates", tuple(self.candidates) and int_tuple("candidates", self.candidates))
+
+
+@dataclass
+class NoiseMeasurement:
+    """The noise scale measured while training at ``batch_size``, with its uncertainty and history."""
+
+    noise_scale: float
+    relative_error: float
+    batch_size: int
+    micro_batch_size: int
+    window: tuple[int, int]  # the epochs (from 1, inclusive) the value is averaged over
+    trajectory: list[float]  # per-epoch noise scale, in order
+    steps_to_target: int | None
+    seconds: float
+
+    @property
+    def interval(self) -> tuple[float, float]:
+        """An approximate 95 % interval: ``B_noise ± 1.96 standard errors`` (the lower end kept positive)."""
+        spread = Z95 * self.relative_error * self.noise_scale
+        return max(self.noise_scale - spread, self.noise_scale * 0.05), self.noise_scale + spread
+
+
+@dataclass
+class Suggestion:
+    """The learner's answer; ``candidates`` is the whole predicted curve, one dict per size."""
+
+    batch_size: int
+    learning_rate: float
+    noise_scale: float
+    noise_scale_interval: tuple[float, float]
+    batch_size_interval: tuple[int, int]
+    predicted_speedup: float
+    baseline_batch: int
+    candidates: list[dict[str, Any]]
+    measurement: dict[str, Any] = field(default_factory=dict)
+    cost_seconds: float = math.nan
+    predicted_seconds_to_target: float | None = None
+    measured: dict[str, Any] | None = None
+
+    @property
+    def table(self):
+        """The predicted curve as a pandas DataFrame, one row per candidate size."""
+        import pandas as pd
+
+        return pd.DataFrame(self.candidates)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+# -- the learner: measure, profile, predict --------------------------------------------------------
+
+
+def suggest(config: SuggestConfig, store: Store, *, progress: Progress | None = None,
+            verbose: int = 0) -> Suggestion:
+    """Measure the noise scale, profile the candidates, choose; write ``suggestion.json`` in the study.
+
+    With ``config.run_suggestion`` it then trains at the suggestion and records the measured time to
+    the target beside the predicted one.
+    """
+    from kerasbatch.learner import profile as profiler
+    from kerasbatch.training import train
+
+    started = time.perf_counter()
+    base = config.run.optim.base_batch
+    dataset = train.validate(config.run.with_batch_size(base))
+    _say(progress, f"measuring the gradient noise scale at batch {base} (budget {config.budget_seconds:g} s) …")
+    measured = measure_noise(config, store, verbose=verbose)
+    low, high = measured.interval
+    _say(progress, f"noise scale {measured.noise_scale:.4g} (95% interval {low:.4g}–{high:.4g}), "
+                   f"epochs {measured.window[0]}–{measured.window[1]}")
+    largest = dataset.n_train
+    sizes = list(config.candidates) or candidate_sizes(largest, config.baseline_batch)
+    profile_config = profiler.ProfileConfig(run=config.run, batch_sizes=tuple(sizes), find_max=not config.candidates)
+    _say(progress, f"profiling up to {len(sizes)} batch sizes, ascending, until larger ones cannot help …")
+    measured_profile = profiler.profile(profile_config, store, progress=progress,
+                                        enough=_enough(high, config.baseline_batch))
+    step_times = measured_profile.step_times()
+    if measured_profile.max_batch_size and not config.candidates:
+        step_times = {b: t for b, t in step_times.items() if b <= measured_profile.max_batch_size}
+    choice = predict(measured.noise_scale, measured.interval, step_times, base_batch=base,
+                     base_lr=config.run.optim.learning_rate, baseline_batch=config.baseline_batch)
+    suggestion = Suggestion(noise_scale=measured.noise_scale, noise_scale_interval=measured.interval,
+                            baseline_batch=config.baseline_batch, measurement=dataclasses.asdict(measured),
+                            cost_seconds=time.perf_counter() - started, **choice)
+    if measured.steps_to_target:
+        s_min = measured.steps_to_target / (1.0 + measured.noise_scale / base)
+        steps = s_min * (1.0 + measured.noise_scale / suggestion.batch_size)
+        suggestion.predicted_seconds_to_target = steps * step_times[suggestion.batch_size]
+    if config.run_suggestion:
+        suggestion.measured = _run_suggestion(config, suggestion, store, verbose)
+    make_dir(store.study_dir)
+    write_json(store.study_dir / SUGGESTION, suggestion.to_dict())
+    return suggestion
+
+
+def suggested_config(config: SuggestConfig, suggestion: Suggestion) -> RunConfig:
+    """``config.run`` at the suggested batch, its rate set by the noise-scale rule."""
+    optim = dataclasses.replace(config.run.optim, lr_scaling="noise", noise_scale=suggestion.noise_scale)
+    return dataclasses.replace(config.run, batch_size=suggestion.batch_size, optim=optim)
+
+
+def measure_noise(config: SuggestConfig, store: Store, *, verbose: int = 0) -> NoiseMeasurement:
+    """Train from scratch at the base batch, measuring the noise scale until it is known well enough."""
+    from kerasbatch.data import datasets as data
+    from kerasbatch.training import train
+    from kerasbatch.callbacks import GradientNoise
+    from kerasbatch.callbacks.noise_watch import NoiseWatch
+
+    run = config.run.with_batch_size(config.run.optim.base_batch)
+    dataset = data.load(run.data)
+    steps_per_epoch = dataset.n_train // run.batch_size
+    # Several measurements an epoch, so that the error bar has samples to come from.
+    every = max(1, min(run.diagnostics_every, steps_per_epoch // 8))
+    # Stopped by the watch: at the target, by the budget, or (without a target) once the error is small.
+    run = dataclasses.replace(run, diagnostics=(), stop_at_target=False, epochs=max(run.epochs, 1000))
+    noise = GradientNoise(train.probe_batches(run, dataset), micro_batches=run.micro_batches, every=every,
+                          population=dataset.n_train)
+    watch = NoiseWatch(noise, run.target, config.max_relative_error, config.budget_seconds)
+    result = train.run(run, store, "noise", verbose=verbose, callbacks=[noise, watch])
+    if result.skipped:
+        raise KerasbatchError(f"{str(result.path)!r} holds an earlier measurement; use another --study")
+    if result.ok:
+        watch.measure_more()
+    value, error, window = noise_in_window(watch.estimates, watch.accuracy, run.target)
+    if not math.isfinite(value):
+        raise KerasbatchError("the gradient noise scale could not be measured: every |G|² estimate was noise; "
+                              "give it a larger --budget-seconds")
+    return NoiseMeasurement(noise_scale=value, relative_error=error, batch_size=run.batch_size,
+                            micro_batch_size=int(noise.micro_batch), window=window,
+                            trajectory=trajectory(watch.estimates), steps_to_target=result.summary.get("steps_to_target"),
+                            seconds=result.summary["train_seconds"])
+
+
+def _run_suggestion(config: SuggestConfig, suggestion: Suggestion, store: Store, verbose: int) -> dict[str, Any]:
+    from kerasbatch.training import train
+
+    run = dataclasses.replace(suggested_config(config, suggestion), stop_at_target=config.run.target is not None)
+    result = train.run(run, store, f"suggested_bs{suggestion.batch_size}", verbose=verbose)
+    return {"run_id": result.run_id, "status": result.status,
+            "seconds_to_target": result.summary.get("seconds_to_target"),
+            "steps_to_target": result.summary.get("steps_to_target"),
+            "final_val_accuracy": result.summary.get("final_val_accuracy")}
+
+
+def _enough(noise_scale: float, baseline_batch: int) -> Callable[[list[dict[str, Any]]], bool]:
+    """The profile's stopping rule: the baseline is measured and no larger size can be faster."""
+    from kerasbatch.learner.profile import step_times
+
+    def enough(rows: list[dict[str, Any]]) -> bool:
+        return (rows[-1]["batch_size"] >= baseline_batch
+                and larger_sizes_cannot_help(noise_scale, step_times(rows)))
+    return enough
+
+
+def _say(progress: Progress | None, line: str) -> None:
+    if progress is not None:
+        progress(line)

@@ -1,0 +1,1 @@
+"""One run: config, dataset, model, ``fit`` with the measuring callbacks, a summary in the store."""

@@ -1,0 +1,1 @@
+"""KerasTuner search over batch size and learning rate: the hypermodel, the tuners, chief/worker."""
