@@ -34,7 +34,8 @@ from kerasbatch.config.run import RunConfig  # noqa: E402
 from kerasbatch.learner.predict import candidate_sizes  # noqa: E402
 from kerasbatch.noise.estimators import fit_steps_curve  # noqa: E402
 from kerasbatch.store import Store  # noqa: E402
-from kerasbatch.learner.suggest import SuggestConfig, suggest  # noqa: E402
+from kerasbatch.config.learner import SuggestConfig  # noqa: E402
+from kerasbatch.learner.suggest import suggest  # noqa: E402
 from workloads import evaluation_steps, workloads  # noqa: E402
 
 WORKLOADS = workloads(digits=60, mnist1d=60)

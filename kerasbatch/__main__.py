@@ -1,4 +1,4 @@
-from kerasbatch.cli.main import main
+from kerasbatch.cli.app import main
 
 if __name__ == "__main__":
     main()

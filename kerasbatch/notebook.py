@@ -35,7 +35,7 @@ def suggest(build_fn: Callable, x, y, *, validation_data=None, test_data=None, o
     ``.noise_scale``, ``.predicted_speedup``, and ``.table``, the predicted curve as a DataFrame).
     ``settings`` are run settings by their flag names; ``target`` defaults to 0.95.
     """
-    from kerasbatch.learner.suggest import SuggestConfig
+    from kerasbatch.config.learner import SuggestConfig
     from kerasbatch.learner.suggest import suggest as suggest_api
 
     settings.setdefault("target", 0.95)

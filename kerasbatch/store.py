@@ -238,3 +238,10 @@ def _first_difference(old: Any, new: Any, prefix: str = "") -> str:
             if old.get(key) != new.get(key):
                 return _first_difference(old.get(key), new.get(key), f"{prefix}{key}.")
     return f"{prefix.rstrip('.')}: {old!r} → {new!r}" if prefix else f"{old!r} → {new!r}"
+
+
+def cache_dir() -> Path:
+    """Where generated sets are kept: ``$KERASBATCH_CACHE``, else the user's cache folder."""
+    from platformdirs import user_cache_dir
+
+    return Path(os.environ.get("KERASBATCH_CACHE") or user_cache_dir("kerasbatch"))

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from kerasbatch.cli.main import run as cli
+from kerasbatch.cli.app import run as cli
 from tests.conftest import dots_run
 
 FAST = ["--epochs", "1", "--precision", "float32", "--diagnostics", "none", "--quiet"]

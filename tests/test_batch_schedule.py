@@ -10,11 +10,12 @@ import pytest
 
 from kerasbatch.training import train
 from kerasbatch.training.batch_schedules import AdaptivePolicy, default_max_batch, goodput, increase_plan
-from kerasbatch.cli.main import run as cli
+from kerasbatch.cli.app import run as cli
 from kerasbatch.config.commands import SweepConfig
 from kerasbatch.config.run import DataConfig, ModelConfig, OptimConfig, RunConfig
 from kerasbatch.errors import ConfigError
-from kerasbatch.optim.schedules import BatchScaledSchedule, WarmupSchedule, save_model
+from kerasbatch.optim.schedules import BatchScaledSchedule, WarmupSchedule
+from kerasbatch.optim.state import save_model
 from kerasbatch.training.segments import Continued
 from kerasbatch.store import Store
 

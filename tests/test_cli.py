@@ -9,7 +9,7 @@ import sys
 import pandas as pd
 import pytest
 
-from kerasbatch.cli.main import run as cli
+from kerasbatch.cli.app import run as cli
 
 FAST = ["--dataset", "dots", "--dots-samples", "300", "--model", "mlp", "--widths", "8", "--epochs", "1",
         "--precision", "float32", "--diagnostics", "none", "--quiet"]
@@ -29,7 +29,7 @@ def assert_usage_error(code, err, text):
 
 def test_help_does_not_import_tensorflow():
     commands = ["train", "sweep", "tune", "compare", "export", "plot", "report"]
-    probe = ("import sys; from kerasbatch.cli.main import run; "
+    probe = ("import sys; from kerasbatch.cli.app import run; "
              f"codes = [run(['--help'])] + [run([c, '--help']) for c in {commands!r}]; "
              "print(codes, [m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras', 'keras_tuner')])")
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)

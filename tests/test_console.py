@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from kerasbatch.cli.main import run as cli
+from kerasbatch.cli.app import run as cli
 from kerasbatch.reports.tables import KEY_VIEW
 
 FAST = ["--dataset", "dots", "--dots-samples", "300", "--model", "mlp", "--widths", "8", "--epochs", "2",

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from kerasbatch.cli import main as cli
+from kerasbatch.cli import app as cli
 from kerasbatch.config import commands as command_config
 from kerasbatch.config import run as config
 from kerasbatch.errors import KerasbatchError

@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 
 from kerasbatch.config.run import OptimConfig
-from kerasbatch.optim.schedules import WarmupSchedule, keras_schedule, make_optimizer, make_schedule
+from kerasbatch.optim.optimizers import make_optimizer
+from kerasbatch.optim.schedules import WarmupSchedule, keras_schedule, make_schedule
 
 
 def rates(schedule, steps):
@@ -72,7 +73,7 @@ def test_keras_schedule_gives_the_same_rates_from_the_end_of_warmup_on(decay, wa
 @pytest.mark.parametrize("decay", ["constant", "step", "cosine"])
 @pytest.mark.parametrize("warmup", [0, 10])
 def test_the_python_rate_a_log_reads_is_the_traced_rate(decay, warmup):
-    from kerasbatch.callbacks.learning_rate import applied_learning_rate
+    from kerasbatch.optim.state import applied_learning_rate
     from kerasbatch.optim.schedules import BatchScaledSchedule
 
     schedule = WarmupSchedule(peak_lr=0.4, total_steps=100, warmup_steps=warmup, start_lr=0.1, decay=decay)

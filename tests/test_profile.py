@@ -5,7 +5,9 @@ import json
 import pytest
 
 from kerasbatch.config.run import DataConfig, ModelConfig, RunConfig
-from kerasbatch.learner.profile import Profile, ProfileConfig, profile, read_profile
+from kerasbatch.config.learner import ProfileConfig
+from kerasbatch.learner.profile import profile
+from kerasbatch.training.step_time import Profile, read_profile
 from kerasbatch.store import Store
 
 DIGITS = RunConfig(data=DataConfig(dataset="digits"), model=ModelConfig(name="logreg"), precision="float32")
@@ -64,7 +66,7 @@ def test_step_time_interpolates_log_log_between_measured_sizes():
 
 
 def test_profile_command_prints_samples_per_second_per_size_and_writes_profile_json(tmp_path, capsys):
-    from kerasbatch.cli.main import run as cli
+    from kerasbatch.cli.app import run as cli
 
     code = cli(["profile", "--dataset", "digits", "--model", "logreg", "--precision", "float32", "--batch-sizes",
                 "32,256", "--warmup-steps", "1", "--timed-steps", "2", "--out", str(tmp_path), "--study", "p"])

@@ -187,7 +187,7 @@ def test_log_lines_and_warnings_print_above_the_live_line_and_handlers_get_their
     import logging
     import sys
 
-    from kerasbatch.cli.main import _show_warning
+    from kerasbatch.cli.app import _show_warning
 
     handler = logging.StreamHandler(sys.stderr)  # made before the display, as TensorFlow's is
     logger = logging.getLogger("kerasbatch-test-progress")

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from kerasbatch.reports import tables
-from kerasbatch.cli.main import run as cli
+from kerasbatch.cli.app import run as cli
 from kerasbatch.store import Store
 from kerasbatch.config.study import load_study
 
@@ -162,7 +162,7 @@ def test_study_help_does_not_import_tensorflow():
     import subprocess
     import sys
 
-    probe = ("import sys; from kerasbatch.cli.main import run; code = run(['study', '--help']); "
+    probe = ("import sys; from kerasbatch.cli.app import run; code = run(['study', '--help']); "
              "print(code, [m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras')])")
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
     assert done.stdout.strip().splitlines()[-1] == "0 []"

@@ -5,8 +5,8 @@ import math
 import numpy as np
 import pytest
 
-from kerasbatch.learner.predict import (best_batch, candidate_sizes, larger_sizes_cannot_help, noise_in_window, predict,
-                                ratio_with_error, trajectory)
+from kerasbatch.learner.predict import best_batch, candidate_sizes, larger_sizes_cannot_help, predict
+from kerasbatch.noise.window import noise_in_window, ratio_with_error, trajectory
 
 # Step time = overhead + per-example cost; with B_noise = 400 the time to target
 # (1 + 400/B)(a + cB) is least at B* = sqrt(400 a / c) = 400.
@@ -93,7 +93,7 @@ def test_noise_is_read_where_the_target_is_approached():
 def test_suggest_command_prints_one_json_object_and_writes_the_suggestion(tmp_path, capsys):
     import json
 
-    from kerasbatch.cli.main import run as cli
+    from kerasbatch.cli.app import run as cli
 
     code = cli(["suggest", "--dataset", "digits", "--model", "mlp", "--precision", "float32", "--json",
                 "--candidates", "32,128,512", "--budget-seconds", "30", "--run", "--out", str(tmp_path), "--study", "s"])

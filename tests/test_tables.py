@@ -103,7 +103,7 @@ def test_aggregate_gives_mean_and_std_across_seeds_per_arm_and_batch_size(tmp_pa
 
 
 def test_the_mean_view_sorts_by_a_columns_mean_and_refuses_a_column_without_one(tmp_path, capsys):
-    from kerasbatch.cli.main import run
+    from kerasbatch.cli.app import run
 
     scores = {("a", 32): (0.70, 0.72), ("a", 256): (0.95, 0.91), ("b", 32): (0.80, 0.90), ("b", 256): (0.60, 0.62)}
     study = _repeated_study(tmp_path, arms=("a", "b"), seeds=(0, 1), accuracy=lambda arm, b, seed: scores[arm, b][seed])

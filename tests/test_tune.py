@@ -358,7 +358,7 @@ def test_bayesian_and_hyperband_searches_start_at_the_suggestion(tmp_path, tuner
     ("study.json", "'{tmp}/study.json' holds no suggestion"),
 ])
 def test_a_missing_or_invalid_suggestion_is_a_one_line_error_and_nothing_is_written(tmp_path, capsys, where, says):
-    from kerasbatch.cli.main import run
+    from kerasbatch.cli.app import run
 
     (tmp_path / "empty-study").mkdir()
     (tmp_path / "study.json").write_text('{"kind": "sweep", "settings": {}}')

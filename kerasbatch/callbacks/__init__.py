@@ -3,7 +3,7 @@
 from kerasbatch.callbacks.divergence import StopOnNonFinite
 from kerasbatch.callbacks.gradient_noise import GradientNoise, micro_batch_plan
 from kerasbatch.callbacks.history_file import HistoryFile
-from kerasbatch.callbacks.learning_rate import LearningRateLog, applied_learning_rate
+from kerasbatch.callbacks.learning_rate import LearningRateLog
 from kerasbatch.callbacks.target import TimeToTarget
 from kerasbatch.callbacks.tensorboard_scalars import TensorBoardScalars
 from kerasbatch.callbacks.throughput import Throughput
@@ -19,5 +19,4 @@ __all__ = [
     "TensorBoardScalars",
     "Throughput",
     "TimeToTarget",
-    "applied_learning_rate",
 ]

@@ -7,7 +7,7 @@ from typing import Iterator
 
 import keras
 
-from kerasbatch.callbacks.learning_rate import optimizer_steps
+from kerasbatch.optim.state import optimizer_steps
 from kerasbatch.noise.estimators import NoiseAccumulator, expected_sq_norm
 from kerasbatch.noise.probe import ProbeSeeds, batch_estimate
 

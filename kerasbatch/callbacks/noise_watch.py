@@ -6,7 +6,7 @@ import time
 
 import keras
 
-from kerasbatch.learner.predict import noise_in_window
+from kerasbatch.noise.window import noise_in_window
 
 
 class NoiseWatch(keras.callbacks.Callback):

@@ -2,6 +2,6 @@
 
 Nothing here imports TensorFlow at import time, so ``kerasbatch --help`` is instant."""
 
-from kerasbatch.cli.main import main
+from kerasbatch.cli.app import main
 
 __all__ = ["main"]

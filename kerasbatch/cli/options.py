@@ -48,6 +48,7 @@ class FromText(click.ParamType):
         return self.base.convert(value, param, ctx) if isinstance(value, str) else value
 
 
+FORMATS = ("markdown", "csv", "html", "json", "latex")  # what tables and profiles print as
 INT_LIST = SettingType("INTEGERS", checks.parse_int_list)
 FLOAT_PAIR = SettingType("LOW,HIGH", checks.parse_float_pair)
 DIAGNOSTICS = SettingType("NAMES", lambda _, text: cfg.parse_diagnostics(text))

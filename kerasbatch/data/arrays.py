@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from kerasbatch.errors import DataError
+from kerasbatch.store import cache_dir
 
 _REGISTERED: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]] = {}
 
@@ -68,8 +69,6 @@ def _fingerprint(splits: dict[str, tuple[np.ndarray, np.ndarray]]) -> str:
 
 
 def _cached(fingerprint: str) -> Path:
-    from kerasbatch.data.datasets import cache_dir
-
     return cache_dir() / "arrays" / f"{fingerprint}.npz"
 
 

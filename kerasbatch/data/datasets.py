@@ -13,7 +13,6 @@ Importing this module is cheap: TensorFlow and TFDS are imported where they are 
 from __future__ import annotations
 
 import functools
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +21,7 @@ import numpy as np
 
 from kerasbatch.config.run import DataConfig
 from kerasbatch.errors import DataError
+from kerasbatch.store import cache_dir
 
 TEST_FRACTION = 0.2  # held out as the test split by sets that do not ship one
 CACHE_LIMIT_BYTES = 1 << 30  # evaluation pipelines keep their scaled batches in memory below this size
@@ -142,13 +142,6 @@ def _generate_mnist1d(samples: int, seed: int) -> dict[str, np.ndarray]:
         random.setstate(python_state)
     return {"x_train": made["x"].astype("float32"), "y_train": made["y"].astype("int64"),
             "x_test": made["x_test"].astype("float32"), "y_test": made["y_test"].astype("int64")}
-
-
-def cache_dir() -> Path:
-    """Where generated sets are kept: ``$KERASBATCH_CACHE``, else the user's cache folder."""
-    from platformdirs import user_cache_dir
-
-    return Path(os.environ.get("KERASBATCH_CACHE") or user_cache_dir("kerasbatch"))
 
 
 def _tfds(name: str, config: DataConfig):

@@ -2,21 +2,18 @@
 
 Steps to a target follow ``S(B) = S_min (1 + B_noise/B)`` (McCandlish et al. 2018), so with a step time
 ``t(B)`` the time to the target is ``T(B) = S_min (1 + B_noise/B) t(B)``; ``S_min`` cancels when sizes are
-compared. The noise scale is a ratio of two noisy means, ``tr(Σ) / |G|²``: averaged apart, divided last,
-with a delta-method standard error. Numpy only: :mod:`kerasbatch.learner.suggest` runs the measurements.
+compared (the noise scale over a window of estimates is :mod:`kerasbatch.noise.window`'s). Numpy only:
+:mod:`kerasbatch.learner.suggest` runs the measurements.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Sequence
 from typing import Any
-
-import numpy as np
 
 from kerasbatch.config.run import noise_rule
 from kerasbatch.errors import KerasbatchError
 from kerasbatch.noise.estimators import steps_to_target
+from kerasbatch.training.step_time import step_time_at
 
 
 def relative_time(noise_scale: float, batch_size: int, step_time: float) -> float:
@@ -79,65 +76,6 @@ def predict(noise_scale: float, interval: tuple[float, float], step_times: dict[
 def _time_at(noise_scale: float, batch_size: int, step_times: dict[int, float]) -> float:
     """Relative time at ``batch_size``, its step time interpolated log-log when it was not measured."""
     return relative_time(noise_scale, batch_size, step_time_at(step_times, batch_size))
-
-
-def step_time_at(step_times: dict[int, float], batch_size: int) -> float:
-    """The step time at ``batch_size``: measured, or interpolated log-log between the measured sizes
-    (the nearest end's value outside them)."""
-    if batch_size in step_times:
-        return step_times[batch_size]
-    sizes = sorted(step_times)
-    log_t = np.interp(math.log(batch_size), np.log(sizes), np.log([step_times[b] for b in sizes]))
-    return float(np.exp(log_t))
-
-
-def noise_in_window(estimates: Sequence[tuple[int, float, float]], accuracy: dict[int, float],
-                    target: float | None) -> tuple[float, float, tuple[int, int]]:
-    """``(B_noise, relative standard error, window)`` from raw ``(epoch, |G|², tr(Σ))`` estimates.
-
-    The window is where the target is approached: the second half of the epochs up to the one whose
-    validation ``accuracy`` first reached ``target`` (up to the last epoch when it was never reached).
-    Numerator and denominator are averaged apart and divided last; the error is the delta method's.
-    """
-    if not estimates:
-        return math.nan, math.inf, (0, 0)
-    reached = next((e for e in sorted(accuracy) if target is not None and accuracy[e] >= target), None)
-    last = reached if reached is not None else max(e for e, _, _ in estimates)
-    first = max(1, math.ceil(last / 2))
-    chosen = [(g, s) for e, g, s in estimates if first <= e <= last]
-    g, s = (np.asarray(v, dtype=float) for v in zip(*chosen)) if chosen else (np.empty(0), np.empty(0))
-    return (*ratio_with_error(s, g), (first, last))
-
-
-def trajectory(estimates: Sequence[tuple[int, float, float]]) -> list[float]:
-    """The noise scale of each epoch (its estimates' mean ``tr(Σ)`` over mean ``|G|²``)."""
-    epochs = sorted({e for e, _, _ in estimates})
-    out = []
-    for epoch in epochs:
-        g = np.mean([g for e, g, _ in estimates if e == epoch])
-        s = np.mean([s for e, _, s in estimates if e == epoch])
-        out.append(float(s / g) if g > 0 else math.nan)
-    return out
-
-
-def ratio_with_error(numerator: np.ndarray, denominator: np.ndarray) -> tuple[float, float]:
-    """``mean(numerator) / mean(denominator)`` and its relative standard error (delta method)."""
-    n = len(numerator)
-    if n == 0:
-        return math.nan, math.inf
-    mean_s, mean_g = float(np.mean(numerator)), float(np.mean(denominator))
-    if not mean_g > 0 or not mean_s > 0:
-        return math.nan, math.inf
-    ratio = mean_s / mean_g
-    if n < 2:
-        return ratio, math.inf
-    cov = np.cov(numerator, denominator, ddof=1)
-    variance = (cov[0, 0] - 2 * ratio * cov[0, 1] + ratio**2 * cov[1, 1]) / (n * mean_g**2)
-    return ratio, math.sqrt(max(variance, 0.0)) / ratio
-
-
-def _finite(value) -> bool:
-    return value is not None and isinstance(value, (int, float)) and math.isfinite(value)
 
 
 def candidate_sizes(largest: int, baseline: int) -> list[int]:

@@ -13,86 +13,22 @@ budget.
 
 from __future__ import annotations
 
-import dataclasses
 import json
-import math
 import os
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from kerasbatch.config.checks import int_tuple, number, positive_int
-from kerasbatch.config.run import RunConfig, setting
+from kerasbatch.config.learner import ProfileConfig
+from kerasbatch.config.run import RunConfig
 from kerasbatch.errors import first_line, out_of_memory
-from kerasbatch.store import PROFILE, Store, make_dir, read_json, write_json
+from kerasbatch.store import PROFILE, Store, make_dir, write_json
+from kerasbatch.training.precision import ALIGNMENT
+from kerasbatch.training.step_time import Profile
 
 Progress = Callable[[str], None]
-ALIGNMENT = 8  # Tensor Cores want batch sizes (and widths) that are multiples of 8 under float16
-
-
-@dataclass(frozen=True)
-class ProfileConfig:
-    """What to profile: ``run``'s model, data and precision (its ``batch_size`` is ignored) at each size."""
-
-    run: RunConfig = field(default_factory=RunConfig)
-    batch_sizes: tuple[int, ...] = setting((8, 16, 32, 64, 128, 256, 512, 1024), "Batch sizes to measure.")
-    find_max: bool = setting(False, "Also find the largest batch that fits (doubling, then bisection).",
-                             aliases=("--max",))
-    warmup_steps: int = setting(5, "Untimed steps before the timed ones (graph tracing, caches).")
-    timed_steps: int = setting(20, "Steps timed per batch size.")
-    budget_seconds: float = setting(120.0, "Time allowed for finding the largest batch.")
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "batch_sizes", int_tuple("batch_sizes", self.batch_sizes))
-        positive_int("warmup_steps", self.warmup_steps)
-        positive_int("timed_steps", self.timed_steps)
-        number("budget_seconds", self.budget_seconds, 0.0, math.inf, open_low=True)
-
-
-def step_times(rows: list[dict[str, Any]]) -> dict[int, float]:
-    """``{batch_size: median step time}`` of the profile rows that fit (``status`` ok)."""
-    return {r["batch_size"]: r["step_time_median"] for r in rows if r["status"] == "ok"}
-
-
-@dataclass
-class Profile:
-    """Measured cost per batch size: ``rows`` (one dict per size), the largest size that fit, the cost."""
-
-    rows: list[dict[str, Any]]
-    max_batch_size: int | None
-    max_reason: str | None
-    seconds: float
-    startup_seconds: float
-    children: int
-    settings: dict[str, Any] = field(default_factory=dict)
-
-    def fits(self) -> list[dict[str, Any]]:
-        return sorted((r for r in self.rows if r["status"] == "ok"), key=lambda r: r["batch_size"])
-
-    def step_times(self) -> dict[int, float]:
-        """Median step time (seconds) per batch size that fit, in ascending batch order."""
-        return step_times(self.fits())
-
-    def step_time(self, batch_size: int) -> float:
-        """Median step time at ``batch_size``: measured, or interpolated log-log between measured sizes
-        (proportional to the batch when only one size was measured)."""
-        from kerasbatch.learner.predict import step_time_at
-
-        ok = self.fits()
-        if len(ok) == 1:
-            return float(ok[0]["step_time_median"] * batch_size / ok[0]["batch_size"])
-        return step_time_at(self.step_times(), batch_size)
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Profile:
-        return cls(**data)
 
 
 def profile(config: ProfileConfig, store: Store | None = None, *, progress: Progress | None = None,
@@ -132,11 +68,6 @@ def profile(config: ProfileConfig, store: Store | None = None, *, progress: Prog
         make_dir(store.study_dir)
         write_json(store.study_dir / PROFILE, result.to_dict())
     return result
-
-
-def read_profile(study_dir: str | Path) -> Profile | None:
-    path = Path(study_dir) / PROFILE
-    return Profile.from_dict(read_json(path)) if path.is_file() else None
 
 
 def _alignment_warning(batch_size: int, policy: str | None) -> str | None:

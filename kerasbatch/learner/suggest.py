@@ -24,40 +24,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from kerasbatch.config.checks import int_tuple, number, positive_int
-from kerasbatch.config.run import RunConfig, setting
+from kerasbatch.config.learner import SuggestConfig
+from kerasbatch.config.run import RunConfig
 from kerasbatch.errors import KerasbatchError
-from kerasbatch.learner.predict import candidate_sizes, larger_sizes_cannot_help, noise_in_window, predict, trajectory
+from kerasbatch.learner.predict import candidate_sizes, larger_sizes_cannot_help, predict
+from kerasbatch.noise.window import noise_in_window, trajectory
 from kerasbatch.store import SUGGESTION, Store, make_dir, write_json
 
 Progress = Callable[[str], None]
 Z95 = 1.96  # two-sided 95 % normal quantile
-
-
-@dataclass(frozen=True)
-class SuggestConfig:
-    """What the learner is asked.
-
-    ``run`` holds the model, data, optimizer and base rate: ``run.optim.learning_rate`` is the rate that
-    works at ``run.optim.base_batch``, the batch the noise scale is measured at; ``run.target`` is the
-    validation accuracy to reach.
-    """
-
-    run: RunConfig = field(default_factory=lambda: RunConfig(target=0.95))
-    budget_seconds: float = setting(120.0, "Wall time for measuring the noise scale (profiling comes on top).")
-    max_relative_error: float = setting(0.2, "Stop measuring once the noise scale's relative standard error "
-                                             "is below this.")
-    baseline_batch: int = setting(32, "The batch size the predicted speed-up is quoted against.")
-    candidates: tuple[int, ...] = setting((), "Sizes to choose from; by default multiples of 8 doubling from 8 "
-                                              "up to the largest that fits.")
-    run_suggestion: bool = setting(False, "Then train at the suggestion and record measured against predicted "
-                                          "time.", aliases=("--run",))
-
-    def __post_init__(self) -> None:
-        number("budget_seconds", self.budget_seconds, 0.0, math.inf, open_low=True)
-        number("max_relative_error", self.max_relative_error, 0.0, 10.0, open_low=True)
-        positive_int("baseline_batch", self.baseline_batch)
-        object.__setattr__(self, "candidates", tuple(self.candidates) and int_tuple("candidates", self.candidates))
 
 
 @dataclass
@@ -205,7 +180,7 @@ def _run_suggestion(config: SuggestConfig, suggestion: Suggestion, store: Store,
 
 def _enough(noise_scale: float, baseline_batch: int) -> Callable[[list[dict[str, Any]]], bool]:
     """The profile's stopping rule: the baseline is measured and no larger size can be faster."""
-    from kerasbatch.learner.profile import step_times
+    from kerasbatch.training.step_time import step_times
 
     def enough(rows: list[dict[str, Any]]) -> bool:
         return (rows[-1]["batch_size"] >= baseline_batch

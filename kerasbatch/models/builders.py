@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from kerasbatch.errors import ConfigError
+from kerasbatch.store import cache_dir
 
 _REGISTERED: dict[str, Callable] = {}
 
@@ -52,6 +53,4 @@ def load_builder(name: str) -> Callable:
 
 
 def _cached(name: str) -> Path:
-    from kerasbatch.data.datasets import cache_dir
-
     return cache_dir() / "builders" / f"{name.split(':', 1)[1]}.pkl"

@@ -41,7 +41,7 @@ def _loss_fn(model):
 
 
 def _loss_scale(model) -> float | None:
-    from kerasbatch.training.precision import loss_scale
+    from kerasbatch.optim.state import loss_scale
 
     # The current dynamic scale, read fresh on every call: it changes as training goes.
     return loss_scale(getattr(model, "optimizer", None))

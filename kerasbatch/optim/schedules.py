@@ -1,15 +1,14 @@
-"""Optimizers and the learning-rate schedule that follows the batch size.
+"""The learning-rate schedule that follows the batch size.
 
 The peak rate comes from the scaling rule in :class:`kerasbatch.config.run.OptimConfig`; this module turns
 it into one serialisable :class:`WarmupSchedule` (gradual warm-up, then constant, step or cosine
-decay) and a Keras optimizer. :func:`save_model` writes a model whose file loads with plain Keras: the
-schedule is saved as Keras's own equivalent, so nobody needs kerasbatch to serve or fine-tune it.
+decay), wraps it in a :class:`BatchScaledSchedule` where the batch changes during a run, and gives each
+one's Keras twin for saving (:func:`keras_schedule`).
 """
 
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import keras
 import numpy as np
@@ -164,17 +163,6 @@ def make_schedule(optim: OptimConfig, batch_size: int, steps_per_epoch: int, epo
     )
 
 
-def make_optimizer(optim: OptimConfig, schedule: WarmupSchedule) -> keras.optimizers.Optimizer:
-    """A Keras optimizer following ``schedule``. Loss scaling is added by ``compile`` under float16."""
-    decay = optim.weight_decay or None
-    if optim.optimizer == "sgd":
-        return keras.optimizers.SGD(schedule, momentum=optim.momentum, nesterov=optim.nesterov, weight_decay=decay)
-    if optim.optimizer == "adam":
-        return keras.optimizers.Adam(schedule, weight_decay=decay)
-    return keras.optimizers.AdamW(schedule, weight_decay=optim.weight_decay)
-
-
-
 def keras_schedule(schedule, step: int = 0) -> keras.optimizers.schedules.LearningRateSchedule:
     """Keras's own schedule with the rates of ``schedule``, for saving.
 
@@ -201,34 +189,3 @@ def keras_schedule(schedule, step: int = 0) -> keras.optimizers.schedules.Learni
     return keras.optimizers.schedules.PiecewiseConstantDecay(boundaries, values)
 
 
-def save_model(model: keras.Model, path: str | Path) -> None:
-    """``model.save(path)``, with every :class:`WarmupSchedule` saved as its :func:`keras_schedule`.
-
-    Keras serialises an optimizer's schedule by class name, and a class it does not know stops
-    ``keras.saving.load_model`` in any process that has not imported kerasbatch. The optimizer's state
-    (iterations, momenta) is saved as it is.
-
-    A mixed_float16 model's compile settings name its loss-scale optimizer, not the optimizer it was
-    compiled with: Keras wraps that one only when the loading process's policy is mixed_float16 too,
-    and elsewhere could not restore the saved optimizer state ("Skipping variable loading").
-    """
-    # Keras offers no public way to set a scheduled rate (its setter refuses), hence ``_learning_rate``;
-    # nor to say which optimizer the compile settings hold, hence ``_compile_config``.
-    optimizer = getattr(model, "optimizer", None)
-    optimizers = [o for o in (optimizer, getattr(optimizer, "inner_optimizer", None)) if o is not None]
-    ours = (WarmupSchedule, BatchScaledSchedule)
-    swapped = [(o, o._learning_rate) for o in optimizers if isinstance(getattr(o, "_learning_rate", None), ours)]
-    for o, schedule in swapped:
-        o._learning_rate = keras_schedule(schedule, int(ops.convert_to_numpy(o.iterations)))
-    compiled = getattr(getattr(model, "_compile_config", None), "config", {})
-    compiled_with = compiled.get("optimizer")
-    scaled = isinstance(optimizer, keras.optimizers.LossScaleOptimizer) and compiled_with is not None
-    if scaled:
-        compiled["optimizer"] = optimizer
-    try:
-        model.save(path)
-    finally:
-        for o, schedule in swapped:
-            o._learning_rate = schedule
-        if scaled:
-            compiled["optimizer"] = compiled_with

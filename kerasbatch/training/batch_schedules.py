@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from kerasbatch.config.run import RunConfig, noise_rule
 from kerasbatch.noise.estimators import statistical_efficiency
-from kerasbatch.learner.profile import ALIGNMENT  # what Tensor Cores want under float16; harmless on a CPU
+from kerasbatch.training.precision import ALIGNMENT  # what Tensor Cores want under float16; harmless on a CPU
 
 STEP_DECAY = 10.0  # WarmupSchedule's step decay divides the rate by 10 at each boundary
 STEP_FRACTIONS = (0.5, 0.75)  # ... at these fractions of the epochs after warm-up

@@ -12,6 +12,7 @@ import warnings
 from pathlib import Path
 
 BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
+ALIGNMENT = 8  # Tensor Cores want batch sizes (and widths) that are multiples of 8 under float16
 
 
 class PrecisionWarning(UserWarning):
@@ -69,16 +70,6 @@ def precision_warnings(policy: str, batch_size: int, on_gpu: bool) -> list[str]:
     if policy == "mixed_float16" and batch_size % 8:
         notes.append(f"batch size {batch_size} is not a multiple of 8; Tensor Cores want multiples of 8")
     return notes
-
-
-def loss_scale(optimizer) -> float | None:
-    """The current dynamic loss scale of a ``LossScaleOptimizer`` (which ``compile`` adds under
-    ``mixed_float16``), or None for an optimizer that does not scale the loss."""
-    import keras
-
-    if not isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
-        return None
-    return float(keras.ops.convert_to_numpy(optimizer.scale_loss(1.0)))
 
 
 def warn(policy: str, batch_size: int, on_gpu: bool) -> None:

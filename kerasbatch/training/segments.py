@@ -15,18 +15,15 @@ trace once more, generically, at the first switch: about a second for a small co
 from __future__ import annotations
 
 import math
-import time
-from dataclasses import dataclass
 from typing import Any
 
 import keras
-import numpy as np
 
 from kerasbatch.data import datasets as data
 from kerasbatch.training.batch_schedules import AdaptivePlan, FixedPlan, IncreasePlan, default_max_batch
-from kerasbatch.callbacks.learning_rate import learning_rate_at, optimizer_steps
+from kerasbatch.optim.state import learning_rate_at, optimizer_steps
 from kerasbatch.config.run import RunConfig
-from kerasbatch.learner.predict import step_time_at
+from kerasbatch.training.step_time import GradientTimer, StepTimeModel, study_profile
 
 
 class Continued(keras.callbacks.Callback):
@@ -132,87 +129,6 @@ def train_traces(model: keras.Model) -> int | None:
     counts = [c.cell_contents.experimental_get_tracing_count() for c in cells
               if hasattr(c.cell_contents, "experimental_get_tracing_count")]
     return sum(counts) if counts else None
-
-
-class GradientTimer:
-    """Times a forward and backward pass at any batch size without changing a variable.
-
-    One ``tf.function`` with a generic batch dimension serves every size (one trace). It runs in
-    inference mode so that batch normalization's moving statistics stay as they are. Used to tell how
-    a training step's time grows with the batch where no profile measured it.
-    """
-
-    def __init__(self, model: keras.Model, x: np.ndarray, y: np.ndarray, repeats: int = 5):
-        import tensorflow as tf
-
-        self.x = x.astype("float32") / 255.0 if x.dtype == np.uint8 else x
-        self.y, self.repeats, self.cache = y, repeats, {}
-        spec = (tf.TensorSpec([None, *self.x.shape[1:]], self.x.dtype), tf.TensorSpec([None], self.y.dtype))
-
-        @tf.function(input_signature=spec)
-        def gradients(xb, yb):
-            with tf.GradientTape() as tape:
-                loss = model.loss(yb, model(xb, training=False))
-            return tf.add_n([tf.reduce_sum(g) for g in tape.gradient(loss, model.trainable_variables)
-                             if g is not None])
-
-        self._gradients = gradients
-
-    def seconds(self, batch_size: int) -> float:
-        """Median time of a gradient at ``batch_size`` (measured once per size)."""
-        if batch_size not in self.cache:
-            xb, yb = self.x[:batch_size], self.y[:batch_size]
-            float(self._gradients(xb, yb))  # warm-up: the first call traces
-            times = []
-            for _ in range(self.repeats):
-                start = time.perf_counter()
-                float(self._gradients(xb, yb))
-                times.append(time.perf_counter() - start)
-            self.cache[batch_size] = float(np.median(times))
-        return self.cache[batch_size]
-
-
-@dataclass
-class StepTimeModel:
-    """Step time at any batch: the study's profile when it has one for this model and data, otherwise
-    the run's own measured step time at the current batch plus the gradient's extra time at the other
-    size (:class:`GradientTimer`): the fixed cost of a step (the update, the dispatch) is measured, the
-    part that grows with the batch is timed on the fly."""
-
-    profile_times: dict[int, float] | None
-    timer: GradientTimer | None
-    current_batch: int = 0
-    current_time: float = math.nan
-
-    @property
-    def source(self) -> str:
-        return "profile" if self.profile_times else "on-the-fly"
-
-    def __call__(self, batch_size: int) -> float:
-        if self.profile_times:
-            return step_time_at(self.profile_times, batch_size)
-        # Three sizes timed (half, same, double: the policy's whole range), the others interpolated.
-        current = self.current_batch
-        anchors = {b: self.timer.seconds(b) for b in {max(1, current // 2), current, 2 * current}}
-        extra = step_time_at(anchors, batch_size) - anchors[current]
-        return max(self.current_time + extra, 1e-6)
-
-
-def study_profile(study_dir, config: RunConfig) -> tuple[dict[int, float] | None, int | None]:
-    """``(median step times, largest batch that fits)`` from the study's ``profile.json`` when it profiled
-    this run's model and data at two sizes or more; ``(None, None)`` otherwise."""
-    from kerasbatch.learner.profile import read_profile
-
-    try:
-        found = read_profile(study_dir) if study_dir else None
-    except Exception:  # an unreadable or older profile is no reason to fail a run; time on the fly
-        return None, None
-    if found is None:
-        return None, None
-    mine = config.identity()
-    same = all(found.settings.get(key) == mine.get(key) for key in ("data", "model", "precision"))
-    times = found.step_times()
-    return (times, found.max_batch_size) if same and len(times) >= 2 else (None, None)
 
 
 def make_plan(config: RunConfig, dataset: data.Dataset, model: keras.Model, callbacks: dict,

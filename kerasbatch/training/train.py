@@ -32,7 +32,9 @@ from kerasbatch.callbacks.step_evaluation import StepEvaluation
 from kerasbatch.config.run import RunConfig
 from kerasbatch.errors import ConfigError, KerasbatchError, first_line, out_of_memory
 from kerasbatch.models import build_model
-from kerasbatch.optim.schedules import BatchScaledSchedule, make_optimizer, make_schedule, save_model
+from kerasbatch.optim.optimizers import make_optimizer
+from kerasbatch.optim.schedules import BatchScaledSchedule, make_schedule
+from kerasbatch.optim.state import save_model
 from kerasbatch.training.segments import fit_segments
 from kerasbatch.store import HISTORY, MODEL, TENSORBOARD, Store, atomic_path
 
