@@ -77,6 +77,12 @@ class GradientNoise(keras.callbacks.Callback):
     weights (:class:`kerasbatch.noise.probe.ProbeSeeds`).
     """
 
+    @classmethod
+    def from_run(cls, config, dataset) -> GradientNoise:
+        """The run's measurement: its settings, probes from :func:`probe_batches`, its diagnostics."""
+        return cls(probe_batches(config, dataset), micro_batches=config.micro_batches, every=config.diagnostics_every,
+                   noise="gns" in config.diagnostics, population=dataset.n_train)
+
     def __init__(self, batches: Iterator, micro_batches: int = 2, every: int = 128, noise: bool = True,
                  ema: float = 0.81, batch_norm_micro_batch: int = 32, population: int | None = None,
                  probe_batches: int = 2):
@@ -183,3 +189,16 @@ def has_batch_norm(model) -> bool:
             return True
         layers.extend(getattr(layer, "layers", []))
     return False
+
+
+def probe_batches(config, dataset) -> Iterator:
+    """Endless training-size batches for gradient measurements, apart from the batches trained on.
+
+    A separate pipeline with its own shuffle seed: measuring must not consume the training stream,
+    or the run would differ with diagnostics on and off.
+    """
+    from kerasbatch.data.datasets import pipeline
+
+    batches = pipeline(dataset.x_train, dataset.y_train, config.batch_size, training=True,
+                       seed=config.seed + 1, augment=config.data.augment)
+    return iter(batches.repeat())

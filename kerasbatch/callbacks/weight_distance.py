@@ -16,6 +16,10 @@ class WeightDistance(keras.callbacks.Callback):
         every: also record the distance every this many steps (``None``: at epoch ends only).
     """
 
+    @classmethod
+    def from_run(cls, config, dataset) -> WeightDistance:
+        return cls()
+
     def __init__(self, every: int | None = None):
         super().__init__()
         self.every = every

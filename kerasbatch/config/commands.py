@@ -12,6 +12,7 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kerasbatch.config import batch_schedules
 from kerasbatch.config.checks import check, int_tuple, positive_int
 from kerasbatch.config.run import DEFAULT_BATCH_SIZES, LR_SCALINGS, RunConfig, check_choices, setting
 from kerasbatch.config.suggestion import centred, read_suggestion
@@ -34,7 +35,7 @@ class SweepConfig:
         them that starts at the smallest size and may grow to the largest (or ``run.max_batch``)."""
         fixed = dataclasses.replace(self.run, batch_schedule="fixed", max_batch=None)
         runs = [fixed.with_batch_size(b) for b in self.batch_sizes]
-        if self.run.batch_schedule != "fixed":
+        if batch_schedules.REGISTRY[self.run.batch_schedule].changes_batch:
             largest = self.run.max_batch or self.batch_sizes[-1]
             runs.append(dataclasses.replace(self.run, batch_size=self.batch_sizes[0], max_batch=largest))
         return runs

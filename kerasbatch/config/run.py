@@ -18,6 +18,7 @@ import math
 from dataclasses import dataclass, field, fields
 from typing import Any, Mapping
 
+from kerasbatch.config import batch_schedules, diagnostics
 from kerasbatch.config.checks import check, choice, int_tuple, number, plain, positive_int
 from kerasbatch.errors import ConfigError
 
@@ -25,10 +26,10 @@ PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
 OPTIMIZERS = ("sgd", "adam", "adamw")
 LR_SCALINGS = ("none", "linear", "sqrt", "noise")
 SCHEDULES = ("constant", "step", "cosine")
-DIAGNOSTICS = ("gns", "grad_norm", "weight_distance", "step_time", "loss_scale")
+DIAGNOSTICS = diagnostics.NAMES
 DEFAULT_BATCH_SIZES = (32, 64, 128, 256, 512, 1024)
 STRATEGIES = ("default", "mirrored", "multiworker")
-BATCH_SCHEDULES = ("fixed", "adaptive", "increase")
+BATCH_SCHEDULES = batch_schedules.NAMES
 
 
 def check_choices(config: Any) -> None:
@@ -207,10 +208,15 @@ class RunConfig:
             positive_int("max_batch", self.max_batch)
             check(self.max_batch >= self.batch_size, "max_batch", f"must be at least the batch size {self.batch_size}",
                   self.max_batch)
-        check(self.batch_schedule != "adaptive" or "gns" in self.diagnostics, "batch_schedule",
-              "adaptive needs the gns diagnostic (it follows the noise scale)", self.batch_schedule)
-        check(self.batch_schedule != "increase" or self.optim.schedule == "step", "batch_schedule",
-              "increase replaces the step decay's drops: it needs --schedule step", self.batch_schedule)
+        entry = batch_schedules.REGISTRY[self.batch_schedule]
+        if entry.needs_diagnostic:
+            name, why = entry.needs_diagnostic
+            check(name in self.diagnostics, "batch_schedule", f"{entry.name} needs the {name} diagnostic ({why})",
+                  self.batch_schedule)
+        if entry.needs_lr_schedule:
+            name, why = entry.needs_lr_schedule
+            check(self.optim.schedule == name, "batch_schedule", f"{why}: it needs --schedule {name}",
+                  self.batch_schedule)
 
     @property
     def learning_rate(self) -> float:

@@ -218,6 +218,18 @@ def pipeline(x: np.ndarray, y: np.ndarray, batch_size: int, *, training: bool, s
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
+
+def generic_batch(dataset):
+    """``dataset`` with its batch dimension unknown to the graph (every batch still holds exactly as many
+    examples): one trace of the train step then serves every batch size, with no retracing at a switch."""
+    import tensorflow as tf
+
+    def relax(x, y):
+        generic = lambda t: tf.raw_ops.PlaceholderWithDefault(input=t, shape=[None, *t.shape[1:]])  # noqa: E731
+        return generic(x), generic(y)
+
+    return dataset.map(relax).prefetch(tf.data.AUTOTUNE)
+
 def _augment_fn(shape, seed: int):
     """CIFAR-style augmentation: pad 4 pixels, crop back at a random place, flip half the images."""
     import tensorflow as tf

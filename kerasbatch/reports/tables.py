@@ -13,11 +13,12 @@ import pandas as pd
 from kerasbatch.config.commands import OBJECTIVES
 from kerasbatch.errors import KerasbatchError
 from kerasbatch.store import STUDY, Store, read_json
+from kerasbatch.config import diagnostics
 from kerasbatch.config.study import DEFAULT_ARM
 from kerasbatch.reports.text import FORMATS, align, headers_unpadded, mean_std_cells, render  # noqa: F401 (the API)
 
-# What a run costs and what it measured, in the order both tables show them.
-_COST_AND_DIAGNOSTICS = ("samples_per_second", "train_seconds", "grad_norm", "gns", "weight_distance")
+# What a run costs and what it measured (each diagnostic's key columns), in the order both tables show them.
+_COST_AND_DIAGNOSTICS = ("samples_per_second", "train_seconds", *diagnostics.KEY_COLUMNS)
 
 # The order columns appear in; anything else a summary holds (tuner hyperparameters, later
 # diagnostics) follows in the order it first appears, so no measurement is silently dropped.

@@ -26,9 +26,12 @@ from kerasbatch.training import distribute
 from kerasbatch.training import precision
 from kerasbatch.training.scope import run_scope
 from kerasbatch.training.warm_start import ContinuedCounts, EarlierTraining, earlier_training, to_target
-from kerasbatch.callbacks import (GradientNoise, HistoryFile, LearningRateLog, StopOnNonFinite, TensorBoardScalars,
-                                  Throughput, TimeToTarget, WeightDistance)
+from kerasbatch.callbacks import (HistoryFile, LearningRateLog, StopOnNonFinite, TensorBoardScalars, Throughput,
+                                  TimeToTarget)
 from kerasbatch.callbacks.step_evaluation import StepEvaluation
+from kerasbatch.config import batch_schedules
+from kerasbatch.config import diagnostics as registry
+from kerasbatch.config.registry import resolve
 from kerasbatch.config.run import RunConfig
 from kerasbatch.errors import ConfigError, KerasbatchError, first_line, out_of_memory
 from kerasbatch.models import build_model
@@ -39,8 +42,7 @@ from kerasbatch.training.segments import fit_segments
 from kerasbatch.store import HISTORY, MODEL, TENSORBOARD, Store, atomic_path
 
 EVAL_BATCH = 512  # evaluation batch size: it does not change the result, only the speed
-DIAGNOSTIC_COLUMNS = ("grad_norm", "true_grad_norm", "gns", "gns_micro_batch", "grad_sq", "trace_sigma",
-                      "weight_distance", "step_time_median", "step_time_p90", "loss_scale")
+DIAGNOSTIC_COLUMNS = registry.COLUMNS
 
 
 @dataclass
@@ -83,7 +85,7 @@ def describe(result: RunResult) -> str:
 
 def run_id_for(config: RunConfig) -> str:
     """The default folder name of a run in a study: its batch size (``adaptive_bs32`` when it changes)."""
-    if config.batch_schedule != "fixed":
+    if batch_schedules.REGISTRY[config.batch_schedule].changes_batch:
         return f"{config.batch_schedule}_bs{config.batch_size}"
     return f"bs{config.batch_size}"
 
@@ -158,11 +160,11 @@ def compile_model(config: RunConfig, dataset: data.Dataset, initial_epoch: int =
     with distribute.get_strategy(config.strategy).scope():
         model = build_model(config.model, dataset.input_shape, dataset.num_classes)
         steps_per_epoch = dataset.n_train // config.batch_size
-        optim = config.optim
-        if config.batch_schedule == "increase":
-            optim = dataclasses.replace(optim, schedule="constant")
+        optim, entry = config.optim, batch_schedules.REGISTRY[config.batch_schedule]
+        if entry.trains_with_lr_schedule:
+            optim = dataclasses.replace(optim, schedule=entry.trains_with_lr_schedule)
         schedule = make_schedule(optim, config.batch_size, steps_per_epoch, config.epochs - initial_epoch)
-        if config.batch_schedule != "fixed":
+        if entry.changes_batch:
             schedule = BatchScaledSchedule(schedule, base_batch=config.batch_size)
         model.compile(optimizer=make_optimizer(config.optim, schedule),
                       loss=keras.losses.SparseCategoricalCrossentropy(), metrics=["accuracy"])
@@ -185,12 +187,9 @@ def build_callbacks(config: RunConfig, dataset: data.Dataset, folder: Path | Non
         "divergence": StopOnNonFinite(),
         "learning_rate": LearningRateLog(log_loss_scale="loss_scale" in diagnostics),
     }
-    if diagnostics & {"gns", "grad_norm"}:
-        callbacks["gradient_noise"] = GradientNoise(
-            probe_batches(config, dataset), micro_batches=config.micro_batches,
-            every=config.diagnostics_every, noise="gns" in diagnostics, population=dataset.n_train)
-    if "weight_distance" in diagnostics:
-        callbacks["weight_distance"] = WeightDistance()
+    # One instance per callback class, however many of the diagnostics it takes; named by its module.
+    for path in dict.fromkeys(d.callback for d in registry.REGISTRY.values() if d.name in diagnostics and d.callback):
+        callbacks[path.partition(":")[0].rsplit(".", 1)[-1]] = resolve(path).from_run(config, dataset)
     if validation is None:
         validation = data.pipeline(dataset.x_val, dataset.y_val, EVAL_BATCH, training=False)
     # After the step timing and the divergence check, before the target that reads its logs.
@@ -204,17 +203,6 @@ def build_callbacks(config: RunConfig, dataset: data.Dataset, folder: Path | Non
         callbacks["history"] = HistoryFile(folder / HISTORY, earlier=earlier.rows)
         callbacks["tensorboard"] = TensorBoardScalars(folder / TENSORBOARD)
     return callbacks
-
-
-def probe_batches(config: RunConfig, dataset: data.Dataset):
-    """Endless training-size batches for gradient measurements, apart from the batches trained on.
-
-    A separate pipeline with its own shuffle seed: measuring must not consume the training stream,
-    or the run would differ with diagnostics on and off.
-    """
-    pipeline = data.pipeline(dataset.x_train, dataset.y_train, config.batch_size, training=True,
-                             seed=config.seed + 1, augment=config.data.augment)
-    return iter(pipeline.repeat())
 
 
 def _train(config: RunConfig, dataset: data.Dataset, model: keras.Model, folder: Path, verbose: int,

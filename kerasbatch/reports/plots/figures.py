@@ -22,6 +22,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from kerasbatch.config import diagnostics
 from kerasbatch.reports.plots import repeats
 from kerasbatch.errors import KerasbatchError
 from kerasbatch.reports.plots.base import (BATCH_LABEL, CURVE_AXES, Study, batch_axis, by_batch, column, legend, load,
@@ -153,31 +154,10 @@ def _fitted_steps(ax: Axes, sizes: np.ndarray, counts: np.ndarray, fit: Callable
     fitted_steps_curve(ax, sizes, counts, fit, prefix="fit S_min(1 + B_noise/B):\n")
 
 
-def _grad_norm_vs_batch(study: Study) -> Figure | None:
-    """Gradient norm at the end of training, and its mean over training, against batch size."""
-    series = (("grad_norm", "final"), ("grad_norm_mean", "mean over training"))
-    return _metrics_vs_batch(study, "Gradient norm vs batch size", series, "gradient L2 norm", log_y_if_wide=True)
-
-
-def _weight_distance(study: Study) -> Figure | None:
-    """How far each run's weights have moved from their initial values, per epoch."""
-    optimizers = dict(zip(study.runs["run_id"], study.runs.get("optimizer", pd.Series(dtype=object))))
-    labels = {run_id: label + (f", {optimizers[run_id]}" if pd.notna(optimizers.get(run_id)) else "")
-              for run_id, label in study.labels.items()}
-    return _over_training(study, "Distance travelled from the initial weights", "epoch",
-                          "weight_distance", "‖w − w₀‖ (L2 norm)", labels)
-
-
 def _throughput_vs_batch(study: Study) -> Figure | None:
     """Training throughput (samples per second) against batch size."""
     series = (("samples_per_second", ""),)
     return _metrics_vs_batch(study, "Training throughput vs batch size", series, "samples / s", log_y_if_wide=True)
-
-
-def _noise_scale(study: Study) -> Figure | None:
-    """Gradient noise scale during training; batch sizes near it use each example most efficiently."""
-    return _over_training(study, "Gradient noise scale during training", "steps", "gns",
-                          "B_simple = tr(Σ) / |G|² (examples)")
 
 
 def _metrics_vs_batch(study: Study, title: str, series: Sequence[tuple[str, str]], ylabel: str,
@@ -225,14 +205,31 @@ def _over_training(study: Study, title: str, x: str, y: str, ylabel: str,
     return fig
 
 
+def _diagnostic_figure(spec: diagnostics.Figure) -> Callable[[Study], Figure | None]:
+    """The drawing of a diagnostic's figure (:mod:`kerasbatch.config.diagnostics`), named as the spec says."""
+
+    def draw(study: Study) -> Figure | None:
+        if spec.over is None:
+            return _metrics_vs_batch(study, spec.title, spec.series, spec.ylabel, log_y_if_wide=True)
+        labels = None
+        if spec.label_with:
+            extra = dict(zip(study.runs["run_id"], study.runs.get(spec.label_with, pd.Series(dtype=object))))
+            labels = {run_id: label + (f", {extra[run_id]}" if pd.notna(extra.get(run_id)) else "")
+                      for run_id, label in study.labels.items()}
+        return _over_training(study, spec.title, spec.over, spec.series[0][0], spec.ylabel, labels)
+
+    draw.__name__, draw.__doc__ = spec.name, spec.caption
+    return draw
+
+
 # A figure's name is its function's name without the leading underscore, so the two cannot drift apart.
 _FIGURES: dict[str, Callable[[Study], Figure | None]] = {draw.__name__.lstrip("_"): draw for draw in (
-    _val_accuracy_vs_batch, _learning_curves, _steps_to_target, _grad_norm_vs_batch, _weight_distance,
-    _throughput_vs_batch, _noise_scale, decision_boundary, batch_schedule)}
+    _val_accuracy_vs_batch, _learning_curves, _steps_to_target, _throughput_vs_batch,
+    *map(_diagnostic_figure, diagnostics.FIGURES), decision_boundary, batch_schedule)}
 
 # The figures that draw a study with arms or repeats as means with their spread.
-_DRAWN_WITH_REPEATS = ("val_accuracy_vs_batch", "learning_curves", "steps_to_target", "grad_norm_vs_batch",
-                       "weight_distance", "throughput_vs_batch", "noise_scale")
+_DRAWN_WITH_REPEATS = ("val_accuracy_vs_batch", "learning_curves", "steps_to_target", "throughput_vs_batch",
+                       *(spec.name for spec in diagnostics.FIGURES))
 
 FIGURES: tuple[str, ...] = tuple(_FIGURES)
 """Every figure name, in the order plot_study writes them."""
