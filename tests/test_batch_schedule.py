@@ -9,14 +9,16 @@ import pandas as pd
 import pytest
 
 from kerasbatch.training import train
-from kerasbatch.training.batch_schedules import AdaptivePolicy, default_max_batch, goodput, increase_plan
+from kerasbatch.training.schedules.adaptive import AdaptivePolicy, goodput
+from kerasbatch.training.schedules.increase import increase_plan
+from kerasbatch.training.schedules.plan import default_max_batch
 from kerasbatch.cli.app import run as cli
 from kerasbatch.config.commands import SweepConfig
 from kerasbatch.config.run import DataConfig, ModelConfig, OptimConfig, RunConfig
 from kerasbatch.errors import ConfigError
 from kerasbatch.optim.schedules import BatchScaledSchedule, WarmupSchedule
 from kerasbatch.optim.state import save_model
-from kerasbatch.training.segments import Continued
+from kerasbatch.training.continued import Continued
 from kerasbatch.store import Store
 
 
@@ -223,8 +225,8 @@ def test_step_evaluation_keeps_its_examples_between_evaluations_across_a_switch(
 
 
 def test_adapt_every_steps_switches_in_mid_epoch_with_one_row_per_epoch(tmp_path, monkeypatch):
-    from kerasbatch.training import batch_schedules as batch_schedule
-    from kerasbatch.training.batch_schedules import Decision
+    from kerasbatch.training.schedules import adaptive as batch_schedule
+    from kerasbatch.training.schedules.plan import Decision
 
     # The policy is tested above; here a stub that always doubles exercises the segments.
     monkeypatch.setattr(batch_schedule.AdaptivePolicy, "choose",

@@ -11,6 +11,7 @@ from kerasbatch.data import datasets as data
 from kerasbatch.noise import probe as noise_probe
 from kerasbatch.training import train
 from kerasbatch.callbacks import GradientNoise, WeightDistance, micro_batch_plan
+from kerasbatch.callbacks.gradient_noise import probe_batches
 from kerasbatch.config.run import ModelConfig, OptimConfig
 from kerasbatch.store import Store
 from tests.conftest import dots_run
@@ -69,7 +70,7 @@ def _fitted(config, callbacks):
 def test_measuring_does_not_change_the_training_trajectory():
     config = dots_run(model=ModelConfig(name="mlp", widths=(16,), dropout=0.3), diagnostics_every=1)
     plain = _fitted(config, lambda c, d: [])
-    measured = _fitted(config, lambda c, d: [GradientNoise(train.probe_batches(c, d), every=1), WeightDistance(1)])
+    measured = _fitted(config, lambda c, d: [GradientNoise(probe_batches(c, d), every=1), WeightDistance(1)])
     assert len(plain) == len(measured)
     for a, b in zip(plain, measured):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
