@@ -139,7 +139,7 @@ def measure_noise(config: SuggestConfig, store: Store, *, verbose: int = 0) -> N
     """Train from scratch at the base batch, measuring the noise scale until it is known well enough."""
     from kerasbatch.data import datasets as data
     from kerasbatch.training import train
-    from kerasbatch.callbacks import GradientNoise
+    from kerasbatch.callbacks.gradient_noise import GradientNoise, probe_batches
     from kerasbatch.callbacks.noise_watch import NoiseWatch
 
     run = config.run.with_batch_size(config.run.optim.base_batch)
@@ -149,7 +149,7 @@ def measure_noise(config: SuggestConfig, store: Store, *, verbose: int = 0) -> N
     every = max(1, min(run.diagnostics_every, steps_per_epoch // 8))
     # Stopped by the watch: at the target, by the budget, or (without a target) once the error is small.
     run = dataclasses.replace(run, diagnostics=(), stop_at_target=False, epochs=max(run.epochs, 1000))
-    noise = GradientNoise(train.probe_batches(run, dataset), micro_batches=run.micro_batches, every=every,
+    noise = GradientNoise(probe_batches(run, dataset), micro_batches=run.micro_batches, every=every,
                           population=dataset.n_train)
     watch = NoiseWatch(noise, run.target, config.max_relative_error, config.budget_seconds)
     result = train.run(run, store, "noise", verbose=verbose, callbacks=[noise, watch])
