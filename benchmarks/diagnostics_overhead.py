@@ -52,7 +52,7 @@ class Trainer:
         self.named = train.build_callbacks(config, dataset, folder) if folder else {}
         self.callbacks = list(self.named.values())
         self.stream = data.pipeline(dataset.x_train, dataset.y_train, config.batch_size, training=True, seed=0)
-        self.val = data.pipeline(dataset.x_val, dataset.y_val, train.EVAL_BATCH, training=False)
+        self.val = data.pipeline(dataset.x_val, dataset.y_val, data.EVAL_BATCH, training=False)
 
     def samples_per_second(self, epochs: int) -> tuple[float, float]:
         """(samples per wall-clock second, samples per CPU second of this process) over ``epochs``."""

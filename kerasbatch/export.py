@@ -10,7 +10,7 @@ The weights are the ones the run saved at the end of training (its last complete
 retrained. An export counts only once it is checked: the SavedModel is reloaded and must give the Keras
 model's predictions on the run's validation examples. Everything is built in a hidden sibling folder and
 renamed into place, so a failed export leaves nothing behind and an old export is replaced only by a
-complete new one. :func:`kerasbatch.reports.tables.best_run` picks the run to export from a study (in a study with
+complete new one. :func:`kerasbatch.reports.best.best_run` picks the run to export from a study (in a study with
 arms or repeats: the best seed of the arm and batch size with the best mean); the card names its arm and seed.
 """
 

@@ -12,6 +12,7 @@ import pytest
 import tensorflow as tf
 
 from kerasbatch import export
+from kerasbatch.reports import best as ranking
 from kerasbatch.reports import tables
 from kerasbatch.training import train
 from kerasbatch.errors import KerasbatchError
@@ -205,11 +206,11 @@ def test_best_run_ranks_ok_runs_by_metric_ignoring_failed_and_unreached_runs(tmp
     study = make_study(tmp_path, batch_sizes=(32, 64, 256, 1024))
     write_json(study / "bs32" / "summary.json", {**read_json(study / "bs32" / "summary.json"), "status": "error",
                                                  "best_val_accuracy": 0.999, "seconds_to_target": 0.001})
-    by_accuracy = tables.best_run(study)
-    assert by_accuracy == tables.best_run(study, "val_accuracy") == _best(study, "best_val_accuracy", max)
+    by_accuracy = ranking.best_run(study)
+    assert by_accuracy == ranking.best_run(study, "val_accuracy") == _best(study, "best_val_accuracy", max)
     assert by_accuracy == study / "bs64"
     assert read_json(study / "bs1024" / "summary.json")["seconds_to_target"] is None
-    assert tables.best_run(study, "seconds_to_target") == _best(study, "seconds_to_target", min) == study / "bs256"
+    assert ranking.best_run(study, "seconds_to_target") == _best(study, "seconds_to_target", min) == study / "bs256"
 
 
 def test_best_run_of_a_tune_study_defaults_to_its_objective(tmp_path):
@@ -217,24 +218,24 @@ def test_best_run_of_a_tune_study_defaults_to_its_objective(tmp_path):
     manifest = read_json(study / "study.json")
     manifest["settings"]["objective"] = "seconds_to_target"
     write_json(study / "study.json", manifest)
-    fastest = tables.best_run(study, "seconds_to_target")
-    assert tables.best_run(study) == fastest != tables.best_run(study, "val_accuracy")
+    fastest = ranking.best_run(study, "seconds_to_target")
+    assert ranking.best_run(study) == fastest != ranking.best_run(study, "val_accuracy")
 
 
 def test_best_run_without_an_ok_run_or_with_an_unknown_metric_is_an_error(tmp_path):
     failed = make_study(tmp_path, "failed", batch_sizes=(32, 64), failed=(32, 64))
     with pytest.raises(KerasbatchError, match="no ok run"):
-        tables.best_run(failed)
+        ranking.best_run(failed)
     unreached = make_study(tmp_path, "unreached", batch_sizes=(1024, 2048))
     with pytest.raises(KerasbatchError, match="has a seconds_to_target"):
-        tables.best_run(unreached, "seconds_to_target")
+        ranking.best_run(unreached, "seconds_to_target")
     with pytest.raises(KerasbatchError, match="unknown metric 'loss'"):
-        tables.best_run(unreached, "loss")
+        ranking.best_run(unreached, "loss")
 
 
 def test_best_run_of_a_real_digits_sweep_exports_and_serves(digits_sweep, tmp_path):
     store, results = digits_sweep
-    best = tables.best_run(store.study_dir)
+    best = ranking.best_run(store.study_dir)
     assert best == max(results, key=lambda r: r.summary["best_val_accuracy"]).path
     target = export.export_run(best, tmp_path / "digits")
     x = export.validation_batch(export.read_run(best)[0])

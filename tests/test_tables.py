@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from kerasbatch.reports import best as ranking
 from kerasbatch.reports import tables
 from kerasbatch.errors import KerasbatchError
 from tests.study_factory import make_study
@@ -139,9 +140,9 @@ def test_the_best_run_of_a_study_with_repeats_is_the_best_seed_of_the_best_mean(
     scores = {("linear", 32): (0.95, 0.96, 0.94), ("linear", 256): (0.90, 0.91, 0.92),
               ("none", 32): (0.80, 0.81, 0.82), ("none", 256): (0.70, 0.99, 0.71)}
     study = _repeated_study(tmp_path, accuracy=lambda arm, b, seed: scores[arm, b][seed])
-    assert tables.best_run(study).name == "linear-bs32-s1"
+    assert ranking.best_run(study).name == "linear-bs32-s1"
     with pytest.raises(KerasbatchError, match="seconds_to_target to rank by"):
-        tables.best_run(study, "seconds_to_target")  # no run recorded one
+        ranking.best_run(study, "seconds_to_target")  # no run recorded one
 
 
 def test_a_setting_with_a_failed_seed_ranks_after_complete_ones(tmp_path):
@@ -149,7 +150,7 @@ def test_a_setting_with_a_failed_seed_ranks_after_complete_ones(tmp_path):
     study = _repeated_study(tmp_path, arms=("a",), seeds=(0, 1), accuracy=lambda arm, b, seed: scores[arm, b][seed])
     summary_path = study / "a-bs32-s1" / "summary.json"
     summary_path.write_text(summary_path.read_text().replace('"status": "ok"', '"status": "diverged"'))
-    assert tables.best_run(study).name == "a-bs256-s1"
+    assert ranking.best_run(study).name == "a-bs256-s1"
 
 
 def test_the_mean_std_view_writes_each_setting_as_mean_plus_minus_std_with_counts(tmp_path):

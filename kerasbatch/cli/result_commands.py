@@ -23,9 +23,9 @@ from kerasbatch.config import commands as cmd_cfg
 def export(path: str, best: bool, metric: str | None, to: str | None, dtype: str | None, force: bool) -> int:
     """Export a run (or a study's best run) as a SavedModel, a .keras file and a model card."""
     from kerasbatch import export as export_api
-    from kerasbatch.reports import tables
+    from kerasbatch.reports import best as ranking
 
-    run_dir = tables.best_run(path, metric) if best else Path(path)
+    run_dir = ranking.best_run(path, metric) if best else Path(path)
     target = export_api.export_run(run_dir, to, dtype=dtype, force=force)
     click.echo(f"exported {run_dir} to {target}")
     return 0

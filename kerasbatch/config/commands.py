@@ -14,7 +14,8 @@ from pathlib import Path
 
 from kerasbatch.config import batch_schedules
 from kerasbatch.config.checks import check, int_tuple, positive_int
-from kerasbatch.config.run import DEFAULT_BATCH_SIZES, LR_SCALINGS, RunConfig, check_choices, setting
+from kerasbatch.config.fields import check_choices, setting
+from kerasbatch.config.run import DEFAULT_BATCH_SIZES, LR_SCALINGS, RunConfig
 from kerasbatch.config.suggestion import centred, read_suggestion
 
 

@@ -6,7 +6,8 @@ import math
 from dataclasses import dataclass, field
 
 from kerasbatch.config.checks import int_tuple, number, positive_int
-from kerasbatch.config.run import RunConfig, setting
+from kerasbatch.config.fields import setting
+from kerasbatch.config.run import RunConfig
 
 
 @dataclass(frozen=True)

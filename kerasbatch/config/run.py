@@ -20,6 +20,8 @@ from typing import Any, Mapping
 
 from kerasbatch.config import batch_schedules, diagnostics
 from kerasbatch.config.checks import check, choice, int_tuple, number, plain, positive_int
+from kerasbatch.config.fields import build, check_choices, section_fields, setting
+from kerasbatch.config.scaling import noise_rule
 from kerasbatch.errors import ConfigError
 
 PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
@@ -30,24 +32,6 @@ DIAGNOSTICS = diagnostics.NAMES
 DEFAULT_BATCH_SIZES = (32, 64, 128, 256, 512, 1024)
 STRATEGIES = ("default", "mirrored", "multiworker")
 BATCH_SCHEDULES = batch_schedules.NAMES
-
-
-def check_choices(config: Any) -> None:
-    """Check every field declared with ``choices`` (see :func:`setting`)."""
-    for f in fields(config):
-        if f.metadata.get("choices"):
-            choice(f.name, getattr(config, f.name), f.metadata["choices"])
-
-
-def setting(default: Any = dataclasses.MISSING, help: str = "", *, factory: Any = dataclasses.MISSING,
-            choices: tuple[str, ...] | None = None, identity: bool = True, aliases: tuple[str, ...] = ()) -> Any:
-    """A dataclass field with its help text (and choices) for the CLI.
-
-    ``identity=False`` leaves the setting out of what makes two runs the same run (where data lives);
-    ``aliases`` are more flags for it (``--max`` for ``--find-max``).
-    """
-    metadata = {"help": help, "choices": choices, "identity": identity, "aliases": aliases}
-    return field(default=default, default_factory=factory, metadata=metadata)
 
 
 @dataclass(frozen=True)
@@ -136,19 +120,6 @@ class OptimConfig:
             return self.learning_rate * noise_rule(self.noise_scale, self.base_batch, batch_size)
         factor = {"none": 1.0, "linear": ratio, "sqrt": math.sqrt(ratio)}[self.lr_scaling]
         return self.learning_rate * factor
-
-
-def noise_rule(noise_scale: float, base_batch: int, batch_size: int) -> float:
-    """How much the best SGD step grows from ``base_batch`` to ``batch_size``, given the noise scale.
-
-    ``ε_opt(B) = ε_max / (1 + B_noise/B)`` (McCandlish et al. 2018, eq. 2.6), so the ratio is
-    ``(1 + B_noise/base_batch) / (1 + B_noise/batch_size)``.
-
-    Example:
-        >>> round(noise_rule(100.0, 32, 64), 3), round(noise_rule(100.0, 32, 100_000), 2)
-        (1.61, 4.12)
-    """
-    return (1.0 + noise_scale / base_batch) / (1.0 + noise_scale / batch_size)
 
 
 @dataclass(frozen=True)
@@ -246,10 +217,10 @@ class RunConfig:
         kwargs: dict[str, Any] = {}
         for key, value in data.items():
             if key in sections:
-                kwargs[key] = _build(sections[key], value, prefix=f"{key}.")
+                kwargs[key] = build(sections[key], value, prefix=f"{key}.")
             else:
                 kwargs[key] = value
-        return _build(cls, kwargs)
+        return build(cls, kwargs)
 
     @classmethod
     def from_flat(cls, options: Mapping[str, Any]) -> RunConfig:
@@ -266,44 +237,19 @@ class RunConfig:
             section, name = FLAT_FIELDS[key]
             sections[section][name] = value
         run = dict(sections.pop("run"))
-        run["data"] = _build(DataConfig, sections["data"])
-        run["model"] = _build(ModelConfig, sections["model"])
-        run["optim"] = _build(OptimConfig, sections["optim"])
-        return _build(cls, run)
-
-
-def _section_fields(cls: type, section: str, rename: Mapping[str, str] = {}) -> dict[str, tuple[str, str]]:
-    return {rename.get(f.name, f.name): (section, f.name) for f in fields(cls)}
+        run["data"] = build(DataConfig, sections["data"])
+        run["model"] = build(ModelConfig, sections["model"])
+        run["optim"] = build(OptimConfig, sections["optim"])
+        return build(cls, run)
 
 
 # Flat option name -> (section, field). The flat names are the CLI flags (dashes become underscores).
 FLAT_FIELDS: dict[str, tuple[str, str]] = {
-    **_section_fields(DataConfig, "data"),
-    **_section_fields(ModelConfig, "model", {"name": "model"}),
-    **_section_fields(OptimConfig, "optim"),
+    **section_fields(DataConfig, "data"),
+    **section_fields(ModelConfig, "model", {"name": "model"}),
+    **section_fields(OptimConfig, "optim"),
     **{f.name: ("run", f.name) for f in fields(RunConfig) if f.name not in ("data", "model", "optim")},
 }
-
-
-def _build(cls: type, values: Mapping[str, Any], prefix: str = "") -> Any:
-    known = {f.name: f for f in fields(cls)}
-    unknown = sorted(set(values) - set(known))
-    if unknown:
-        raise ConfigError(f"unknown setting {prefix}{unknown[0]!r}")
-    coerced = {k: _coerce(known[k], v) for k, v in values.items()}
-    return cls(**coerced)
-
-
-def _coerce(f: dataclasses.Field, value: Any) -> Any:
-    """Turn the loose types YAML and JSON give into the declared ones (lists → tuples, 1 → 1.0)."""
-    kind = str(f.type)
-    if "tuple" in kind and isinstance(value, list):
-        return tuple(value)
-    if kind.startswith("float") and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    if kind.startswith("bool") and not isinstance(value, bool):
-        raise ConfigError(f"{f.name} must be true or false, got {value!r}")
-    return value
 
 
 def parse_diagnostics(value: Any) -> tuple[str, ...]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kerasbatch.config.run import noise_rule
+from kerasbatch.config.scaling import noise_rule
 from kerasbatch.errors import KerasbatchError
 from kerasbatch.noise.estimators import steps_to_target
 from kerasbatch.training.step_time import step_time_at

@@ -25,6 +25,7 @@ import pandas as pd
 
 from kerasbatch.reports.plots import figures as plots
 from kerasbatch.reports import tables
+from kerasbatch.reports import best as ranking
 from kerasbatch.config.commands import OBJECTIVES
 from kerasbatch.errors import KerasbatchError
 from kerasbatch.reports.repeats import best_by_mean, mean_std_view
@@ -72,7 +73,7 @@ def write_report(study_dir: str | Path, output: str | Path | None = None, *,
     if figures is None:
         with tempfile.TemporaryDirectory(prefix="kerasbatch-report-") as scratch:
             figures = {path.stem: path.read_bytes() for path in plots.plot_study(study_dir, scratch, ("png",))}
-    metric = tables.default_metric(study_dir)
+    metric = ranking.default_metric(study_dir)
     key = _KEY_FIGURE.get(metric) if _KEY_FIGURE.get(metric) in figures else next(iter(figures), None)
     study = _read(study_dir / STUDY) if (study_dir / STUDY).is_file() else {}
     repeated = tables.has_repeats(frame)
@@ -147,7 +148,7 @@ def _finding(study_dir: Path, frame: pd.DataFrame, study: dict[str, Any], metric
 def _best(study_dir: Path, frame: pd.DataFrame, metric: str) -> str:
     words = _METRIC_WORDS.get(metric, metric)
     try:
-        run_id = tables.best_run_id(frame, metric, study_dir)
+        run_id = ranking.best_run_id(frame, metric, study_dir)
     except KerasbatchError as exc:
         return f"No best batch size by {html.escape(words)}: {html.escape(str(exc))}."
     row = frame.set_index("run_id").loc[run_id]

@@ -12,6 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from kerasbatch.reports import tables
+from kerasbatch.reports import best as ranking
 from kerasbatch.errors import KerasbatchError
 
 def mean_std_view(frame: pd.DataFrame) -> pd.DataFrame:
@@ -23,9 +24,9 @@ def mean_std_view(frame: pd.DataFrame) -> pd.DataFrame:
 def best_by_mean(study_dir: Path, frame: pd.DataFrame, metric: str, words: str) -> str:
     """The finding as HTML: the (arm, batch size) that ``export --best`` picks (the best mean over seeds,
     complete settings first), the mean ± std of its ok runs and its best seed; ``words`` name the metric."""
-    field = tables.METRICS[metric][0]
+    field = ranking.METRICS[metric][0]
     try:
-        run_id = tables.best_run_id(frame, metric, study_dir)
+        run_id = ranking.best_run_id(frame, metric, study_dir)
     except KerasbatchError as exc:
         return f"No best batch size by mean {html.escape(words)}: {html.escape(str(exc))}."
     run = frame.set_index("run_id").loc[run_id]

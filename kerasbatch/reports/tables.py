@@ -10,7 +10,6 @@ from typing import Callable, Iterable
 
 import pandas as pd
 
-from kerasbatch.config.commands import OBJECTIVES
 from kerasbatch.errors import KerasbatchError
 from kerasbatch.store import STUDY, Store, read_json
 from kerasbatch.config import diagnostics
@@ -42,7 +41,6 @@ _DROP_FIRST = ("run_id", "final_val_accuracy", "epochs_to_target", "samples_per_
 MAX_WIDTH = 120
 
 # What "best" means: metric name -> (summary column, direction).
-METRICS = {name: (objective.field, objective.direction) for name, objective in OBJECTIVES.items()}
 
 # Nested or long-text summary fields that do not belong in a table cell.
 _SKIP = {"traceback", "config", "hyperparameters", "kerasbatch_version", "tensorflow_version", "keras_version"}
@@ -83,7 +81,7 @@ def _arm_order(study_dir: Path):
 _NOT_METRICS = {"batch_size", "seed", "trial_id", "target", "replicas"}
 
 
-def _with_arm(frame: pd.DataFrame) -> pd.DataFrame:
+def with_arm(frame: pd.DataFrame) -> pd.DataFrame:
     """``frame`` with an ``arm`` column (``base`` for runs of a study without arms, or of a sweep)."""
     if "arm" in frame.columns:
         return frame.assign(arm=frame["arm"].fillna(DEFAULT_ARM))
@@ -101,7 +99,7 @@ def has_repeats(frame: pd.DataFrame) -> bool:
         if "seed" not in frame.columns or "batch_size" not in frame.columns:
             return False
         return bool((frame.groupby("batch_size")["seed"].nunique() > 1).any())
-    frame = _with_arm(frame)
+    frame = with_arm(frame)
     return frame["arm"].nunique() > 1 or bool((frame.groupby(["arm", "batch_size"]).size() > 1).any())
 
 
@@ -123,7 +121,7 @@ def aggregate(frame: pd.DataFrame, metrics: Iterable[str] | None = None, sort: s
     Raises:
         KerasbatchError: a metric or ``sort`` is not a column, or ``sort`` names a column that has no mean.
     """
-    frame = _with_arm(frame)
+    frame = with_arm(frame)
     if metrics is None:
         metrics = [c for c in frame.columns if c not in _NOT_METRICS and c != "arm" and _is_numeric(frame[c])]
     metrics = list(metrics)
@@ -171,7 +169,7 @@ def aggregate_view(frame: pd.DataFrame, sort: str | None = None) -> pd.DataFrame
     that never reached the target has no ``steps_to_target``). The arm column only when there are several.
     Rows in :func:`aggregate`'s order, ``sort`` as there.
     """
-    frame = _with_arm(frame)
+    frame = with_arm(frame)
     metrics = [c for c in AGGREGATE_VIEW if c in frame.columns and c not in ("arm", "batch_size", "n")
                and frame[c].notna().any()]
     table = aggregate(frame, metrics, sort)
@@ -239,72 +237,6 @@ def render_key(frame: pd.DataFrame, width: int = MAX_WIDTH) -> str:
     """
     return _fit_width(key_view(frame), lambda view: render(view.rename(columns=KEY_VIEW), "markdown"),
                       _DROP_FIRST, width)
-
-
-def default_metric(study_dir: str | Path) -> str:
-    """A tune study's objective (what its search ranked the trials by), else ``val_accuracy``."""
-    path = Path(study_dir) / STUDY
-    manifest = read_json(path) if path.is_file() else {}
-    if manifest.get("kind") == "tune":
-        return (manifest.get("settings") or {}).get("objective") or "val_accuracy"
-    return "val_accuracy"
-
-
-def best_run(study_dir: str | Path, metric: str | None = None) -> Path:
-    """The folder of the study's best finished ``ok`` run.
-
-    In a study with arms or repeats (:func:`has_repeats`) the setting comes first: the (arm, batch size)
-    with the best mean over its seeds, then that setting's best seed.
-
-    Args:
-        study_dir: a study folder ``<out>/<study>``.
-        metric: ``val_accuracy`` (highest ``best_val_accuracy``) or ``seconds_to_target`` (fewest
-            seconds to the target; runs that never reached it are left out). By default a tune study's
-            objective, else ``val_accuracy``. Ties go to the smaller batch size.
-
-    Raises:
-        KerasbatchError: the metric is unknown, or no ok run has a value for it.
-    """
-    study_dir = Path(study_dir)
-    return study_dir / best_run_id(study_table(study_dir), metric or default_metric(study_dir), study_dir)
-
-
-def best_run_id(table: pd.DataFrame, metric: str, study_dir: str | Path = "the study") -> str:
-    """:func:`best_run` on a :func:`study_table` already read: the best run's id (``study_dir`` names the
-    study in errors)."""
-    if metric not in OBJECTIVES:
-        raise KerasbatchError(f"unknown metric {metric!r}; choose one of {', '.join(OBJECTIVES)}")
-    column, direction = OBJECTIVES[metric].field, OBJECTIVES[metric].direction
-    ok = table[table["status"] == "ok"]
-    if ok.empty:
-        raise KerasbatchError(f"no ok run in {str(study_dir)!r}: every run failed")
-    # Runs without a value (never reached the target) drop out; Int64 gaps become NaN first.
-    values = pd.to_numeric(ok[column], errors="coerce").astype(float).dropna() if column in ok else ok.iloc[:0]
-    if values.empty:
-        raise KerasbatchError(f"no ok run in {str(study_dir)!r} has a {column} to rank by")
-    if has_repeats(table):
-        return _best_of_best_setting(table, column, direction)
-    best = values.idxmax() if direction == "max" else values.idxmin()
-    return str(ok.loc[best, "run_id"])
-
-
-def _best_of_best_setting(table: pd.DataFrame, column: str, direction: str) -> str:
-    """The run id of the best seed of the best (arm, batch size) by its mean over seeds.
-
-    A setting whose every run is ok and has a value outranks one with a failed or unreached run (whose
-    mean would count only its lucky seeds); only when no setting is complete do incomplete ones compete.
-    """
-    frame = _with_arm(table)
-    frame = frame.assign(_value=pd.to_numeric(frame[column], errors="coerce").astype(float)
-                         .where(frame["status"] == "ok"))
-    groups = frame.groupby(["arm", "batch_size"], sort=False)["_value"]
-    settings = pd.DataFrame({"mean": groups.mean(), "complete": groups.count() == groups.size()}).dropna()
-    if settings["complete"].any():
-        settings = settings[settings["complete"]]
-    arm, batch_size = settings["mean"].idxmax() if direction == "max" else settings["mean"].idxmin()
-    members = frame[(frame["arm"] == arm) & (frame["batch_size"] == batch_size)].dropna(subset=["_value"])
-    best = members["_value"].idxmax() if direction == "max" else members["_value"].idxmin()
-    return str(members.loc[best, "run_id"])
 
 
 def _integers_stay_integers(frame: pd.DataFrame) -> pd.DataFrame:

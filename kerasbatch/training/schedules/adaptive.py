@@ -12,7 +12,8 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from kerasbatch.config.run import RunConfig, noise_rule
+from kerasbatch.config.run import RunConfig
+from kerasbatch.config.scaling import noise_rule
 from kerasbatch.noise.estimators import statistical_efficiency
 from kerasbatch.training.precision import ALIGNMENT  # what Tensor Cores want under float16; harmless on a CPU
 from kerasbatch.training.schedules.plan import Decision, FixedPlan
