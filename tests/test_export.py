@@ -13,7 +13,6 @@ import tensorflow as tf
 
 from kerasbatch import export
 from kerasbatch.reports import best as ranking
-from kerasbatch.reports import tables
 from kerasbatch.training import train
 from kerasbatch.errors import KerasbatchError
 from kerasbatch.training.precision import PrecisionWarning
