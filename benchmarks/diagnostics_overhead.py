@@ -16,13 +16,19 @@ no download is needed): 128 steps an epoch at batch 64, one epoch a timed fit. `
 scikit-learn's 1,294 training digits instead: epochs of 20 steps, where the fixed per-epoch costs weigh
 most; five epochs a timed fit, so that a fit is long enough to time.
 
-    python benchmarks/diagnostics_overhead.py [--data synthetic|digits] [--pairs N] [--epochs N]
+The pairs go on for ``--seconds`` (210 by default, so that a default run takes under five minutes on two
+cores, start-up and breakdown included), or for exactly ``--pairs N``; with the median the interquartile
+range of the pairs and a bootstrap 95% interval of the median are printed, so a run says how far its
+figure can be trusted.
+
+    python benchmarks/diagnostics_overhead.py [--data synthetic|digits] [--seconds S | --pairs N] [--epochs N]
                                               [--diagnostics-every N] [--breakdown FITS]
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import statistics
 import tempfile
@@ -38,9 +44,9 @@ from kerasbatch.data import datasets as data  # noqa: E402
 from kerasbatch.training import train
 from kerasbatch.config.run import DataConfig, ModelConfig, RunConfig  # noqa: E402
 
-# Epochs per timed fit and pairs of fits, per data set: about half a second (digits) and two seconds
-# (MNIST-sized) a fit, and enough pairs that two runs agree on the median ratio within 0.03.
-DEFAULTS = {"digits": (5, 150), "synthetic": (1, 100)}
+# Epochs per timed fit, per data set: about half a second (digits) and two seconds (MNIST-sized) a fit.
+EPOCHS = {"digits": 5, "synthetic": 1}
+MIN_PAIRS = 10  # a time budget too short for this many pairs still times them
 
 
 class Trainer:
@@ -85,16 +91,24 @@ def memory_cost(params: int, config: RunConfig) -> str:
             f"during a measurement + one probe of two batches of {config.batch_size} examples")
 
 
-def spread(ratios: list[float]) -> str:
-    """Median, interquartile range and extremes of per-pair ratios."""
+def spread(ratios: list[float], resamples: int = 2000) -> str:
+    """Median, a bootstrap 95% interval of the median, interquartile range and extremes of per-pair ratios."""
     q1, median, q3 = statistics.quantiles(ratios, n=4, method="inclusive")
-    return f"median {median:.3f} (IQR {q1:.3f}-{q3:.3f}, range {min(ratios):.3f}-{max(ratios):.3f})"
+    medians = np.median(np.random.default_rng(0).choice(ratios, (resamples, len(ratios))), axis=1)
+    low, high = np.percentile(medians, [2.5, 97.5])
+    return (f"median {median:.3f} (95% interval of the median {low:.3f}-{high:.3f}; IQR {q1:.3f}-{q3:.3f}, "
+            f"range {min(ratios):.3f}-{max(ratios):.3f})")
 
 
-def time_pairs(trainers: dict[str, Trainer], pairs: int, epochs: int) -> tuple[list[float], list[float]]:
-    """Per-pair ratios of kerasbatch's samples per second to plain Keras's: (wall, CPU)."""
+def time_pairs(trainers: dict[str, Trainer], pairs: int | None, epochs: int,
+               seconds: float) -> tuple[list[float], list[float]]:
+    """Per-pair ratios of kerasbatch's samples per second to plain Keras's: (wall, CPU); ``pairs`` of them,
+    or (``pairs=None``) as many as ``seconds`` allow, at least :data:`MIN_PAIRS`."""
     wall, cpu = [], []
-    for pair in range(pairs):
+    deadline = time.perf_counter() + seconds
+    for pair in itertools.count():
+        if pair == pairs or pairs is None and pair >= MIN_PAIRS and time.perf_counter() > deadline:
+            break
         order = ("plain", "kerasbatch") if pair % 2 == 0 else ("kerasbatch", "plain")
         speed = {name: trainers[name].samples_per_second(epochs) for name in order}
         wall.append(speed["kerasbatch"][0] / speed["plain"][0])
@@ -136,31 +150,32 @@ def breakdown(trainer: Trainer, epochs: int, fits: int) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", choices=tuple(DEFAULTS), default="synthetic")
-    parser.add_argument("--pairs", type=int, help="timed pairs of fits (default: 150 digits, 100 synthetic)")
+    parser.add_argument("--data", choices=tuple(EPOCHS), default="synthetic")
+    parser.add_argument("--seconds", type=float, default=210.0, help="time the pairs for this long (default 210)")
+    parser.add_argument("--pairs", type=int, help="time exactly this many pairs of fits instead")
     parser.add_argument("--epochs", type=int, help="epochs a timed fit (default: 5 digits, 1 synthetic)")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--model", default="cnn")
     parser.add_argument("--diagnostics-every", type=int, default=RunConfig.diagnostics_every,
                         help="steps between noise measurements (default: a run's)")
-    parser.add_argument("--breakdown", type=int, default=20, metavar="FITS",
+    parser.add_argument("--breakdown", type=int, default=10, metavar="FITS",
                         help="then time each callback over this many more fits (0: skip)")
     args = parser.parse_args()
-    epochs, pairs = args.epochs or DEFAULTS[args.data][0], args.pairs or DEFAULTS[args.data][1]
-    if pairs < 2 or epochs < 1:
+    epochs, pairs = args.epochs or EPOCHS[args.data], args.pairs
+    if pairs is not None and pairs < 2 or epochs < 1:
         parser.error("--pairs must be at least 2 and --epochs at least 1")
     config = RunConfig(data=DataConfig(dataset="digits"), model=ModelConfig(name=args.model),
                        batch_size=args.batch_size, epochs=epochs, precision="float32",
                        diagnostics_every=args.diagnostics_every)
     dataset = synthetic_digits() if args.data == "synthetic" else data.load(config.data)
     print(f"{dataset.name} {args.model}, batch {args.batch_size}, {dataset.n_train // args.batch_size} steps/epoch, "
-          f"{pairs} pairs of {epochs}-epoch fits, diagnostics {','.join(config.diagnostics)} every "
+          f"{pairs or f'{args.seconds:.0f} s of'} pairs of {epochs}-epoch fits, diagnostics {','.join(config.diagnostics)} every "
           f"{config.diagnostics_every} steps, {config.micro_batches} micro-batches a probe", flush=True)
     with tempfile.TemporaryDirectory() as tmp, train.run_scope("float32", 0):
         trainers = {"plain": Trainer(config, dataset, None), "kerasbatch": Trainer(config, dataset, Path(tmp))}
         for trainer in trainers.values():
             trainer.samples_per_second(epochs)  # graph tracing and first-call costs are not throughput
-        wall, cpu = time_pairs(trainers, pairs, epochs)
+        wall, cpu = time_pairs(trainers, pairs, epochs, args.seconds)
         print(memory_cost(trainers["plain"].model.count_params(), config))
         if args.breakdown:
             fit_ms = 1000 * epochs * (dataset.n_train // args.batch_size) * args.batch_size / statistics.median(
@@ -169,10 +184,10 @@ def main() -> None:
             print(f"where the time goes, wall ms per {epochs}-epoch fit in each callback's hooks "
                   f"({args.breakdown} fits; a plain fit takes {fit_ms:.0f} ms): "
                   + ", ".join(f"{name} {ms:.2f}" for name, ms in costs.items()))
-    print(f"wall-time throughput ratio (kerasbatch / plain keras, {pairs} pairs): {spread(wall)}")
+    print(f"wall-time throughput ratio (kerasbatch / plain keras, {len(wall)} pairs): {spread(wall)}")
     # Last, the figure to quote: CPU time is what the diagnostics cost, and on a shared machine it is
     # steadier than wall time, which also measures everybody else's load.
-    print(f"CPU-time throughput ratio (kerasbatch / plain keras, {pairs} pairs): {spread(cpu)}")
+    print(f"CPU-time throughput ratio (kerasbatch / plain keras, {len(cpu)} pairs): {spread(cpu)}")
 
 
 if __name__ == "__main__":
