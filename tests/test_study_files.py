@@ -17,7 +17,7 @@ import pytest
 
 from kerasbatch.store import Store
 from kerasbatch.config.study import StudyConfig, load_study
-from tests.test_experiments import EXPERIMENTS, command_of
+from tests.cli.test_app import EXPERIMENTS, command_of
 
 STUDY_FOLDER = EXPERIMENTS[0].parent
 STUDIES = [path for path in EXPERIMENTS if command_of(path) == "study"]

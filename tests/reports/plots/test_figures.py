@@ -203,7 +203,7 @@ def test_plots_and_report_never_import_tensorflow(sweep, tmp_path):
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras')))"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                            cwd=Path(__file__).parents[1])
+                            cwd=Path(__file__).parents[3])
     assert result.stdout.strip() == "[]"
 
 

@@ -12,7 +12,7 @@ from kerasbatch.config import run as config
 from kerasbatch.errors import KerasbatchError
 from kerasbatch.config.study import StudyConfig, load_study
 
-FOLDER = Path(__file__).parent.parent / "experiments"
+FOLDER = Path(__file__).parents[2] / "experiments"
 EXPERIMENTS = sorted([*FOLDER.glob("*.yaml"), *FOLDER.glob("*.yml")])
 CONFIG_TYPES = {"train": config.RunConfig, "sweep": command_config.SweepConfig, "tune": command_config.TuneConfig}
 

@@ -95,7 +95,7 @@ def _run_on_a_terminal(argv: list[str], columns: int = 200, timeout: float = 300
     fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 40, columns, 0, 0))
     env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES", "TF_CPP_MIN_LOG_LEVEL")}
     process = subprocess.Popen(argv, stdin=follower, stdout=follower, stderr=follower, env=env,
-                               cwd=Path(__file__).parents[1], close_fds=True)
+                               cwd=Path(__file__).parents[2], close_fds=True)
     os.close(follower)
     chunks, deadline = [], time.monotonic() + timeout
     while time.monotonic() < deadline:

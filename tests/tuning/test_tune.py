@@ -30,7 +30,7 @@ from kerasbatch.tuning.tune import UNREACHED_SECONDS, BatchSizeHyperModel, secon
 from kerasbatch.tuning.tuners import best_hyperparameters, load_tuner
 from tests.conftest import dots_run
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": "", "PYTHONPATH": str(ROOT)}
 for name in ("KERASTUNER_TUNER_ID", "KERASTUNER_ORACLE_IP", "KERASTUNER_ORACLE_PORT"):
     ENV.pop(name, None)

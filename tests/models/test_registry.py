@@ -13,7 +13,7 @@ from kerasbatch.errors import ConfigError
 from kerasbatch.models import MODEL_NAMES, MODELS, build_model, ensure_float32_output
 from tests.user_models import half
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 IMAGE_SHAPE = (8, 8, 1)
 
 
