@@ -6,10 +6,21 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import json
+from pathlib import Path
+
 import pytest
+import pandas as pd
 
 from kerasbatch.config.commands import SweepConfig
 from kerasbatch.config.run import DataConfig, ModelConfig, OptimConfig, RunConfig
+from kerasbatch.training import train
+from kerasbatch.store import Store
+from kerasbatch.cli.app import run as cli
+from kerasbatch.config.study import load_study
+
+from tests.study_factory import make_arm_study
+
 
 # Small enough to train in a second or two on a CPU, big enough to learn something.
 DOTS = DataConfig(dataset="dots", dots_samples=600)
@@ -35,3 +46,70 @@ def digits_sweep(tmp_path_factory):
     store = Store(out, "s")
     results = sweep(SweepConfig(run=run, batch_sizes=(32, 256)), store, verbose=0)
     return store, results
+
+
+@pytest.fixture(scope="session")
+def diagnosed(tmp_path_factory):
+    config = dots_run(epochs=3, diagnostics_every=2)
+    return train.run(config, Store(tmp_path_factory.mktemp("runs"), "d"), verbose=0)
+
+
+DIGITS = dict(data=DataConfig(dataset="digits"), model=ModelConfig(name="mlp"), precision="float32")
+
+
+@pytest.fixture(scope="session")
+def adaptive_cli_run(tmp_path_factory):
+    """Acceptance 1, through the command line as a user types it."""
+    out = tmp_path_factory.mktemp("runs")
+    code = cli(["train", "--dataset", "digits", "--model", "mlp", "--batch-size", "32", "--batch-schedule",
+                "adaptive", "--epochs", "6", "--out", str(out), "--study", "s", "--quiet"])
+    folder = out / "s" / "adaptive_bs32"
+    return code, pd.read_csv(folder / "history.csv"), json.loads((folder / "summary.json").read_text())
+
+
+@pytest.fixture(scope="session")
+def increase_run(tmp_path_factory):
+    config = RunConfig(**DIGITS, batch_size=32, epochs=4, batch_schedule="increase", max_batch=320,
+                       optim=OptimConfig(schedule="step", learning_rate=0.05), diagnostics="none")
+    return train.run(config, Store(tmp_path_factory.mktemp("runs"), "inc"), verbose=0)
+
+
+# Two arms × two batch sizes × two seeds of one epoch each: eight runs of a second or two.
+STUDY = """\
+study: tiny
+dataset: digits
+model: mlp
+widths: [32]
+epochs: 3
+precision: float32
+diagnostics: none
+learning_rate: 0.05
+batch_sizes: [256, 32]
+repeats: 3
+arms:
+  - {name: none, lr_scaling: none}
+  - {name: linear, lr_scaling: linear}
+quick:
+  epochs: 1
+"""
+
+
+RUN_IDS = sorted(f"{arm}-bs{b}-s{seed}" for arm in ("none", "linear") for b in (32, 256) for seed in (0, 1))
+
+
+@pytest.fixture(scope="session")
+def study(tmp_path_factory):
+    """The tiny study run once, quick, with two repeats, through the Python API."""
+    from kerasbatch.studies.study import run_study
+
+    root = tmp_path_factory.mktemp("study")
+    path = root / "tiny.yaml"
+    path.write_text(STUDY)
+    result = run_study(load_study(path, quick=True, repeats=2), root / "runs")
+    return path, result
+
+
+@pytest.fixture(scope="session")
+def arm_study(tmp_path_factory) -> Path:
+    """Two arms × three batch sizes × two seeds; one seed of base at 512 diverged."""
+    return make_arm_study(tmp_path_factory.mktemp("out"), failed=("base-bs512-s1",))

@@ -17,8 +17,8 @@ from kerasbatch.training import train
 from kerasbatch.errors import KerasbatchError
 from kerasbatch.training.precision import PrecisionWarning
 from kerasbatch.store import Store, read_json, write_json
+
 from tests.conftest import dots_run
-from tests.study_factory import make_study
 
 
 def _train(root, precision):
@@ -192,44 +192,6 @@ def test_float32_export_of_a_mixed_float16_run_serves_float32_close_to_the_train
     assert card["verification"]["max_abs_difference"] <= 1e-5
     assert 0 <= card["verification"]["trained_model_max_abs_difference"] <= 1e-2
     assert read_json(as_trained / "model_card.json")["export_dtype"] == "mixed_float16"
-
-
-def _best(study, column, pick):
-    summaries = [read_json(p) for p in study.glob("*/summary.json")]
-    ranked = [s for s in summaries if s["status"] == "ok" and s.get(column) is not None]
-    return study / pick(ranked, key=lambda s: s[column])["run_id"]
-
-
-def test_best_run_ranks_ok_runs_by_metric_ignoring_failed_and_unreached_runs(tmp_path):
-    # bs32 would win on both counts, but it failed; bs1024 never reached the target.
-    study = make_study(tmp_path, batch_sizes=(32, 64, 256, 1024))
-    write_json(study / "bs32" / "summary.json", {**read_json(study / "bs32" / "summary.json"), "status": "error",
-                                                 "best_val_accuracy": 0.999, "seconds_to_target": 0.001})
-    by_accuracy = ranking.best_run(study)
-    assert by_accuracy == ranking.best_run(study, "val_accuracy") == _best(study, "best_val_accuracy", max)
-    assert by_accuracy == study / "bs64"
-    assert read_json(study / "bs1024" / "summary.json")["seconds_to_target"] is None
-    assert ranking.best_run(study, "seconds_to_target") == _best(study, "seconds_to_target", min) == study / "bs256"
-
-
-def test_best_run_of_a_tune_study_defaults_to_its_objective(tmp_path):
-    study = make_study(tmp_path, batch_sizes=(64, 256, 256), kind="tune")
-    manifest = read_json(study / "study.json")
-    manifest["settings"]["objective"] = "seconds_to_target"
-    write_json(study / "study.json", manifest)
-    fastest = ranking.best_run(study, "seconds_to_target")
-    assert ranking.best_run(study) == fastest != ranking.best_run(study, "val_accuracy")
-
-
-def test_best_run_without_an_ok_run_or_with_an_unknown_metric_is_an_error(tmp_path):
-    failed = make_study(tmp_path, "failed", batch_sizes=(32, 64), failed=(32, 64))
-    with pytest.raises(KerasbatchError, match="no ok run"):
-        ranking.best_run(failed)
-    unreached = make_study(tmp_path, "unreached", batch_sizes=(1024, 2048))
-    with pytest.raises(KerasbatchError, match="has a seconds_to_target"):
-        ranking.best_run(unreached, "seconds_to_target")
-    with pytest.raises(KerasbatchError, match="unknown metric 'loss'"):
-        ranking.best_run(unreached, "loss")
 
 
 def test_best_run_of_a_real_digits_sweep_exports_and_serves(digits_sweep, tmp_path):

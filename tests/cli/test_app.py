@@ -1,29 +1,84 @@
-"""Every file under experiments/ builds the config its command runs: sweep and tune files through their
-command's own parser, study files (both their full and their --quick form) through the study loader."""
+"""The command: --help without TensorFlow, exit codes, one-line usage errors, and every file under
+experiments/ building the config its command runs (sweep and tune files through their command's own
+parser, study files, full and --quick, through the study loader)."""
 
-import re
+from __future__ import annotations
+
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
+from kerasbatch.config.study import load_study, StudyConfig
 from kerasbatch.cli import app as cli
-from kerasbatch.config import commands as command_config
-from kerasbatch.config import run as config
+from kerasbatch.config import commands as command_config, run as config
 from kerasbatch.errors import KerasbatchError
-from kerasbatch.config.study import StudyConfig, load_study
 
-FOLDER = Path(__file__).parents[2] / "experiments"
-EXPERIMENTS = sorted([*FOLDER.glob("*.yaml"), *FOLDER.glob("*.yml")])
+from tests.experiment_files import EXPERIMENTS, command_of
+from tests.cli.commands import assert_usage_error, call
+
+
+FAST = ["--dataset", "dots", "--dots-samples", "300", "--model", "mlp", "--widths", "8", "--epochs", "1",
+        "--precision", "float32", "--diagnostics", "none", "--quiet"]
+
+
+def test_help_does_not_import_tensorflow():
+    commands = ["train", "sweep", "tune", "compare", "export", "plot", "report"]
+    probe = ("import sys; from kerasbatch.cli.app import run; "
+             f"codes = [run(['--help'])] + [run([c, '--help']) for c in {commands!r}]; "
+             "print(codes, [m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras', 'keras_tuner')])")
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert result.stdout.strip().splitlines()[-1] == f"{[0] * (len(commands) + 1)} []"
+
+
+def test_study_help_does_not_import_tensorflow():
+    import subprocess
+    import sys
+
+    probe = ("import sys; from kerasbatch.cli.app import run; code = run(['study', '--help']); "
+             "print(code, [m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras')])")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip().splitlines()[-1] == "0 []"
+
+
+@pytest.mark.parametrize("argv, text", [
+    (["train", "--dataset", "dots", "--model", "mlp", "--batch-size", "0"], "batch_size must be a positive integer"),
+    (["train", "--batch-size", "abc"], "'abc' is not a valid integer"),
+    (["train", "--dataset", "imagenet9", "--batch-size", "8"], "unknown dataset 'imagenet9'"),
+    (["train", "--dataset", "dots", "--model", "transformer"], "unknown model"),
+    (["train", "--dataset", "dots", "--model", "cnn"], "needs image input"),
+    (["train", "--optimizer", "lion"], "Invalid value for '--optimizer'"),
+    (["train", "--wobble", "3"], "No such option '--wobble'"),
+    (["train", "--config", "/nonexistent/c.yaml"], "cannot read config file"),
+    (["sweep", "--dataset", "dots", "--dots-samples", "100", "--batch-sizes", "32,4096"], "larger than the"),
+    (["sweep", "--batch-sizes", "32,0"], "batch_sizes must be a positive integer"),
+    (["compare", "/nonexistent/study"], "no study at"),
+    (["train", *FAST, "--run-id", ".."], "run id must be a plain folder name"),
+    (["tune", *FAST, "--lr-range", "1e-3,inf"], "lr_range"),
+    (["tune", *FAST, "--lr-range", "1,0.1"], "lr_range"),
+    (["plot", "/nonexistent/study"], "no study at"),
+])
+def test_usage_errors_are_one_line_and_exit_2(capsys, tmp_path, argv, text):
+    code, _, err = call(capsys, *argv, *([] if argv[0] in ("compare", "plot") else ["--out", str(tmp_path)]))
+    assert_usage_error(code, err, text)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_rerunning_a_study_with_other_settings_is_refused(capsys, tmp_path):
+    assert call(capsys, "train", *FAST, "--out", str(tmp_path), "--study", "s")[0] == 0
+    code, _, err = call(capsys, "train", *FAST, "--learning-rate", "0.5", "--out", str(tmp_path), "--study", "s")
+    assert_usage_error(code, err, "different settings")
+
+
+def test_sweep_exit_code_is_1_when_a_run_fails(capsys, tmp_path):
+    code, out, err = call(capsys, "sweep", *FAST, "--batch-sizes", "16,32", "--learning-rate", "100000",
+                          "--out", str(tmp_path), "--study", "bad")
+    assert code == 1
+    assert out.count("diverged") == 2
+
+
 CONFIG_TYPES = {"train": config.RunConfig, "sweep": command_config.SweepConfig, "tune": command_config.TuneConfig}
-
-
-def command_of(path: Path) -> str:
-    """The command the file's own usage line names: ``kerasbatch sweep --config experiments/NAME`` or
-    ``kerasbatch study experiments/NAME``; a file without one fails here, by name."""
-    name = re.escape(path.name)
-    found = re.search(rf"kerasbatch (\w+) (?:--config )?experiments/{name}", path.read_text())
-    assert found, f"{path.name} has no usage line 'kerasbatch COMMAND [--config] experiments/{path.name}'"
-    return found.group(1)
 
 
 def build(path: Path, quick: bool = False):

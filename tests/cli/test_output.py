@@ -11,19 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from kerasbatch.cli.app import run as cli
 from kerasbatch.reports.tables import KEY_VIEW
+
+from tests.cli.commands import call
+
 
 FAST = ["--dataset", "dots", "--dots-samples", "300", "--model", "mlp", "--widths", "8", "--epochs", "2",
         "--precision", "float32"]
 KERAS_EPOCH_LINE = re.compile(r"^\d+/\d+ - .* - val_accuracy: ", re.M)
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07")
-
-
-def call(capsys, *argv):
-    code = cli(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def widest(text: str) -> int:

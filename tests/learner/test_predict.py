@@ -1,12 +1,9 @@
-"""The learner's arithmetic on synthetic curves with a known optimum, and the noise scale's error bar."""
+"""The learner's arithmetic on synthetic curves with a known optimum."""
 
-import math
-
-import numpy as np
 import pytest
 
 from kerasbatch.learner.predict import best_batch, candidate_sizes, larger_sizes_cannot_help, predict
-from kerasbatch.noise.window import noise_in_window, ratio_with_error, trajectory
+
 
 # Step time = overhead + per-example cost; with B_noise = 400 the time to target
 # (1 + 400/B)(a + cB) is least at B* = sqrt(400 a / c) = 400.
@@ -60,56 +57,3 @@ def test_a_tiny_noise_scale_favours_the_fastest_step_and_a_huge_one_the_largest_
     times = step_times([8, 64, 512, 4096])
     assert best_batch(1e-3, times) == 8  # every step is as good as any: take the quickest
     assert best_batch(1e9, times) == 4096  # every example counts: take the most samples per second
-
-
-def test_ratio_with_error_matches_the_spread_over_repeats():
-    rng = np.random.default_rng(0)
-    ratios, errors = [], []
-    for _ in range(400):
-        g = rng.normal(1.0, 0.3, size=12)
-        s = 50.0 * g + rng.normal(0.0, 10.0, size=12)
-        ratio, relative = ratio_with_error(s, g)
-        ratios.append(ratio)
-        errors.append(relative * ratio)
-    assert np.mean(ratios) == pytest.approx(50.0, rel=0.02)
-    # The delta method's standard error agrees with the ratios' real spread within 20 %.
-    assert np.mean(errors) == pytest.approx(np.std(ratios), rel=0.2)
-
-
-def test_noise_is_read_where_the_target_is_approached():
-    # Two estimates an epoch; tr(Σ)/|G|² = 10 × epoch; accuracy 0.1 × epoch.
-    estimates = [(e, g, 10.0 * e * g) for e in range(1, 11) for g in (0.8, 1.2)]
-    accuracy = {e: 0.1 * e for e in range(1, 11)}
-    value, relative, window = noise_in_window(estimates, accuracy, target=0.6)
-    # The target is reached at epoch 6; the window is epochs 3..6, where the ratio runs 30..60.
-    assert window == (3, 6) and value == pytest.approx(45.0)
-    assert 0 < relative < 0.2
-    value, _, window = noise_in_window(estimates, accuracy, target=None)
-    assert window == (5, 10) and value == pytest.approx(75.0)
-    assert math.isnan(noise_in_window([], accuracy, 0.9)[0])
-    assert trajectory(estimates) == pytest.approx([10.0 * e for e in range(1, 11)])
-
-
-def test_suggest_command_prints_one_json_object_and_writes_the_suggestion(tmp_path, capsys):
-    import json
-
-    from kerasbatch.cli.app import run as cli
-
-    code = cli(["suggest", "--dataset", "digits", "--model", "mlp", "--precision", "float32", "--json",
-                "--candidates", "32,128,512", "--budget-seconds", "30", "--run", "--out", str(tmp_path), "--study", "s"])
-    out, err = capsys.readouterr()
-    assert code == 0, err
-    (line,) = out.strip().splitlines()
-    got = json.loads(line)
-    for key in ("batch_size", "learning_rate", "noise_scale", "noise_scale_interval", "predicted_speedup",
-                "candidates"):
-        assert key in got
-    assert got["batch_size"] in (32, 128, 512) and [c["batch_size"] for c in got["candidates"]] == [32, 128, 512]
-    low, high = got["noise_scale_interval"]
-    assert 0 < low < got["noise_scale"] < high
-    # The rate follows the noise-scale rule from the base rate 0.01 at batch 32.
-    assert got["learning_rate"] == pytest.approx(0.01 * (1 + got["noise_scale"] / 32) / (1 + got["noise_scale"] / got["batch_size"]))
-    assert got["predicted_speedup"] >= 1.0 - 1e-9  # batch 32 is a candidate: the choice is at least as good
-    assert got["measured"]["status"] == "ok" and got["measured"]["run_id"] == f"suggested_bs{got['batch_size']}"
-    assert json.loads((tmp_path / "s" / "suggestion.json").read_text())["batch_size"] == got["batch_size"]
-    assert (tmp_path / "s" / "profile.json").is_file()

@@ -2,13 +2,12 @@
 
 import json
 
-import pytest
-
 from kerasbatch.config.run import DataConfig, ModelConfig, RunConfig
 from kerasbatch.config.learner import ProfileConfig
 from kerasbatch.learner.profile import profile
-from kerasbatch.training.step_time import Profile, read_profile
+from kerasbatch.training.step_time import read_profile
 from kerasbatch.store import Store
+
 
 DIGITS = RunConfig(data=DataConfig(dataset="digits"), model=ModelConfig(name="logreg"), precision="float32")
 
@@ -54,25 +53,3 @@ def test_a_scan_ends_where_the_caller_has_enough_and_skips_the_search_for_the_la
     assert [r["batch_size"] for r in result.rows] == [32, 64]
     assert asked == [[32], [32, 64]]
     assert result.max_batch_size is None and result.max_reason == "no size above 64 can be faster"
-
-
-def test_step_time_interpolates_log_log_between_measured_sizes():
-    rows = [{"batch_size": 32, "status": "ok", "step_time_median": 0.01},
-            {"batch_size": 128, "status": "ok", "step_time_median": 0.04},
-            {"batch_size": 512, "status": "oom"}]
-    measured = Profile(rows=rows, max_batch_size=128, max_reason="", seconds=1, startup_seconds=1, children=1)
-    assert measured.step_time(64) == pytest.approx(0.02)
-    assert measured.step_time(32) == pytest.approx(0.01)
-
-
-def test_profile_command_prints_samples_per_second_per_size_and_writes_profile_json(tmp_path, capsys):
-    from kerasbatch.cli.app import run as cli
-
-    code = cli(["profile", "--dataset", "digits", "--model", "logreg", "--precision", "float32", "--batch-sizes",
-                "32,256", "--warmup-steps", "1", "--timed-steps", "2", "--out", str(tmp_path), "--study", "p"])
-    out, err = capsys.readouterr()
-    assert code == 0, err
-    rows = [line for line in out.splitlines() if line.startswith("|") and "---" not in line]
-    assert "samples_per_second" in rows[0] and [r.split("|")[1].strip() for r in rows[1:]] == ["32", "256"]
-    assert [r["status"] for r in json.loads((tmp_path / "p" / "profile.json").read_text())["rows"]] == ["ok", "ok"]
-    assert "batch 256: " in err and "samples/s" in err

@@ -11,16 +11,12 @@ import pytest
 from kerasbatch.config.run import ModelConfig
 from kerasbatch.errors import ConfigError
 from kerasbatch.models import MODEL_NAMES, MODELS, build_model, ensure_float32_output
+
 from tests.user_models import half
+from tests.models.conftest import IMAGE_SHAPE
+
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-IMAGE_SHAPE = (8, 8, 1)
-
-
-@pytest.fixture(scope="module")
-def built_models():
-    """Every built-in model, built once on tiny 8×8×1 images with 10 classes."""
-    return {name: build_model(name, IMAGE_SHAPE, 10) for name in MODEL_NAMES}
 
 
 @pytest.fixture
@@ -69,65 +65,6 @@ def test_builtin_model_under_mixed_precision_keeps_float32_output(mixed_policy, 
     assert dense.compute_dtype == compute_dtype
     assert dense.variable_dtype == "float32"
     assert model.outputs[0].dtype == "float32"
-
-
-def test_mlp_uses_widths_and_dropout():
-    model = build_model(ModelConfig(name="mlp", widths=(16, 8), dropout=0.25), (2,), 3)
-    dropouts = [layer for layer in model.layers if isinstance(layer, keras.layers.Dropout)]
-    assert [layer.rate for layer in dropouts] == [0.25, 0.25]
-    # (2*16 + 16) + (16*8 + 8) + (8*3 + 3)
-    assert model.count_params() == 48 + 136 + 27
-
-
-def test_cnn_has_dropout_only_when_asked(built_models):
-    assert not any(isinstance(layer, keras.layers.Dropout) for layer in built_models["cnn"].layers)
-    model = build_model(ModelConfig(name="cnn", dropout=0.5), IMAGE_SHAPE, 10)
-    assert model.get_layer("dropout").rate == 0.5
-
-
-@pytest.mark.parametrize(("name", "depth"), [("resnet20", 20), ("resnet32", 32), ("resnet56", 56)])
-def test_resnet_depth_counts_weighted_layers(built_models, name, depth):
-    layers = built_models[name].layers
-    convs = [layer for layer in layers if isinstance(layer, keras.layers.Conv2D)]
-    dense = [layer for layer in layers if isinstance(layer, keras.layers.Dense)]
-    # The paper's depth leaves out the 1×1 projection shortcuts (first block of stages 2 and 3).
-    projections = [conv for conv in convs if conv.kernel_size == (1, 1)]
-    assert len(projections) == 2
-    assert len(convs) - len(projections) + len(dense) == depth
-
-
-@pytest.fixture(scope="module")
-def resnet32_cifar():
-    """ResNet-32 on CIFAR-10's shape, built once: it is the slowest model here to build."""
-    return build_model("resnet32", (32, 32, 3), 10)
-
-
-def test_resnet20_on_cifar_shape_has_about_027m_parameters():
-    model = build_model("resnet20", (32, 32, 3), 10)
-    assert 260_000 <= model.count_params() <= 280_000
-
-
-def test_resnet32_on_cifar_shape_has_about_046m_parameters_and_32_layers(resnet32_cifar):
-    # He et al. give 0.46 M with parameter-free shortcuts; the two 1×1 projections add 2.9 k.
-    assert 455_000 <= resnet32_cifar.count_params() <= 475_000
-    convs = [layer for layer in resnet32_cifar.layers if isinstance(layer, keras.layers.Conv2D)]
-    norms = [layer for layer in resnet32_cifar.layers if isinstance(layer, keras.layers.BatchNormalization)]
-    assert len([c for c in convs if c.kernel_size == (3, 3)]) == 31  # + the dense layer = 32
-    assert len(norms) == len(convs)  # batch norm after every convolution, projections included
-    assert resnet32_cifar.get_layer("pool").output.shape[1:] == (64,)
-    assert resnet32_cifar(keras.ops.zeros((2, 32, 32, 3))).shape == (2, 10)
-
-
-def test_resnet_depth_is_one_parameter_shared_by_the_named_models(resnet32_cifar):
-    from kerasbatch.models.resnet import cifar_resnet
-
-    model = cifar_resnet((32, 32, 3), 10, depth=32)
-    assert model.name == "resnet32" and model.count_params() == resnet32_cifar.count_params()
-    smallest = cifar_resnet((8, 8, 1), 3, depth=8)  # n = 1: the stem and one block of two per stage
-    assert len([layer for layer in smallest.layers if getattr(layer, "kernel_size", None) == (3, 3)]) == 7
-    for depth in (30, 2, 33):
-        with pytest.raises(ValueError, match=f"6n \\+ 2 .*got {depth}"):
-            cifar_resnet((8, 8, 1), 10, depth=depth)
 
 
 def test_unknown_model_name_lists_known_names():
@@ -195,25 +132,3 @@ def test_importing_registry_does_not_import_tensorflow_or_keras():
         check=True,
     )
     assert result.stdout.strip() == "[]"
-
-
-def test_a_build_function_handed_over_in_python_becomes_a_model_name(tmp_path, monkeypatch):
-    from kerasbatch.models import builders
-
-    monkeypatch.setenv("KERASBATCH_CACHE", str(tmp_path))
-
-    def build():  # a notebook's habit: no arguments, the model knows its input
-        inputs = keras.Input(shape=(3,))
-        return keras.Model(inputs, keras.layers.Dense(2, activation="softmax")(inputs))
-
-    name = builders.register_builder(build)
-    assert name.startswith("builder:") and name == builders.register_builder(build)
-    assert build_model(name, (3,), 2).output_shape == (None, 2)
-    monkeypatch.setattr(builders, "_REGISTERED", {})  # a new process: unpickled from the cache
-    assert build_model(name, (3,), 2).output_shape == (None, 2)
-
-    def edited():
-        inputs = keras.Input(shape=(3,))
-        return keras.Model(inputs, keras.layers.Dense(2, activation="sigmoid")(inputs))
-
-    assert builders.register_builder(edited) != name

@@ -1,10 +1,11 @@
+"""Learning-rate schedules: warm-up, decay, serialisation, the batch-scaled schedule, and the rate a log reads."""
+
 import keras
 import numpy as np
 import pytest
 
 from kerasbatch.config.run import OptimConfig
-from kerasbatch.optim.optimizers import make_optimizer
-from kerasbatch.optim.schedules import WarmupSchedule, keras_schedule, make_schedule
+from kerasbatch.optim.schedules import WarmupSchedule, keras_schedule, make_schedule, BatchScaledSchedule
 
 
 def rates(schedule, steps):
@@ -45,17 +46,6 @@ def test_warmup_without_scaling_starts_from_zero():
     assert make_schedule(optim, 256, 10, 5).start_lr == 0.0
 
 
-@pytest.mark.parametrize("name, cls", [("sgd", keras.optimizers.SGD), ("adam", keras.optimizers.Adam),
-                                       ("adamw", keras.optimizers.AdamW)])
-def test_optimizers(name, cls):
-    optim = OptimConfig(optimizer=name, weight_decay=1e-4, nesterov=True)
-    optimizer = make_optimizer(optim, make_schedule(optim, 32, 10, 1))
-    assert type(optimizer) is cls
-    assert optimizer.weight_decay == pytest.approx(1e-4)
-    if name == "sgd":
-        assert optimizer.nesterov and optimizer.momentum == pytest.approx(0.9)
-
-
 @pytest.mark.parametrize("decay", ["constant", "cosine", "step"])
 @pytest.mark.parametrize("warmup", [0, 7])
 def test_keras_schedule_gives_the_same_rates_from_the_end_of_warmup_on(decay, warmup):
@@ -88,3 +78,14 @@ def test_the_python_rate_a_log_reads_is_the_traced_rate(decay, warmup):
     optimizer = keras.optimizers.SGD(scaled)
     optimizer.iterations.assign(30)
     assert applied_learning_rate(optimizer) == pytest.approx(float(keras.ops.convert_to_numpy(scaled(29))), rel=1e-6)
+
+
+def test_batch_scaled_schedule_follows_examples_and_scales_the_rate():
+    base = WarmupSchedule(peak_lr=0.1, total_steps=100, warmup_steps=20, start_lr=0.0)
+    schedule = BatchScaledSchedule(base, base_batch=32)
+    assert float(schedule(10)) == pytest.approx(0.05)
+    schedule.switch(step=10, batch_size=64, factor=2.0)
+    # Step 15 at batch 64 has seen as many examples as step 20 at batch 32: the end of warm-up.
+    assert float(schedule(15)) == pytest.approx(0.2)
+    again = BatchScaledSchedule.from_config(schedule.get_config())
+    assert float(again(15)) == pytest.approx(0.2)

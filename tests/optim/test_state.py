@@ -1,18 +1,24 @@
-"""Saved models load with plain Keras and TensorFlow, in a process that never imports kerasbatch."""
+"""Saved models load with plain Keras and TensorFlow, in a process that never imports kerasbatch, and a run
+whose batch changed saves a model plain Keras loads."""
 
 import json
 import subprocess
 import sys
 import textwrap
+import zipfile
 
 import numpy as np
 import pytest
+import keras
 
 from kerasbatch import export
 from kerasbatch.training import train
 from kerasbatch.config.run import OptimConfig
 from kerasbatch.store import Store
+from kerasbatch.optim.state import save_model
+
 from tests.conftest import dots_run
+
 
 # Runs in a fresh interpreter from a folder outside the checkout: nothing here may import kerasbatch.
 LOADER = textwrap.dedent("""
@@ -64,3 +70,11 @@ def test_run_and_export_load_and_predict_alike_without_kerasbatch(exported_run, 
     assert out["run_optimizer"] == "SGD"
     # dots 600 → 432 training examples, 13 steps an epoch; step decay ends at 1 % of the 0.05 peak.
     assert out["run_lr"] == pytest.approx(0.05 * 0.01, rel=1e-5)
+
+
+def test_a_run_whose_batch_changed_saves_a_model_plain_keras_loads(increase_run, tmp_path):
+    path = tmp_path / "m.keras"
+    save_model(increase_run.model, path)
+    assert "BatchScaledSchedule" not in zipfile.ZipFile(path).read("config.json").decode()
+    loaded = keras.saving.load_model(path)
+    assert float(loaded.optimizer.learning_rate) == pytest.approx(0.005, rel=1e-5)

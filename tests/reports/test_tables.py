@@ -1,14 +1,15 @@
-"""The compact table view and how every format writes missing values (no TensorFlow needed)."""
+"""The study table, its compact view and the mean ± std over seeds (no TensorFlow needed)."""
 
 from __future__ import annotations
 
 import pandas as pd
 import pytest
 
-from kerasbatch.reports import best as ranking
 from kerasbatch.reports import tables
 from kerasbatch.errors import KerasbatchError
+
 from tests.study_factory import make_study
+from tests.reports.helpers import _repeated_study
 
 
 @pytest.fixture(scope="module")
@@ -58,37 +59,6 @@ def test_columns_without_any_value_are_left_out_of_the_compact_view(tmp_path):
     assert "epochs_to_target" not in tables.key_view(frame) and "seconds_to_target" not in tables.key_view(frame)
 
 
-@pytest.mark.parametrize("fmt, forbidden", [("markdown", ("None", "nan", "<NA>")),
-                                            ("html", ("None", "nan", "&lt;NA&gt;")),
-                                            ("latex", ("None", "nan", "<NA>"))])
-def test_no_format_writes_none_nan_or_na_for_a_missing_value(fmt, forbidden):
-    frame = pd.DataFrame({"run_id": ["a", "b"], "steps_to_target": pd.array([12, None], dtype="Int64"),
-                          "target": [None, None], "gns": [float("nan"), 3.5], "samples_per_second": [14060.4, None]})
-    text = tables.render(frame, fmt)
-    assert not any(word in text for word in forbidden), text
-    assert "14060" in text and "1.406e+04" not in text and "3.5" in text
-
-
-def _repeated_study(root, arms=("linear", "none"), batch_sizes=(32, 256), seeds=(0, 1, 2), accuracy=None):
-    """A study folder of arms × batch sizes × seeds, accuracy 0.9 - arm index / 10 + seed / 100 unless
-    ``accuracy(arm, batch_size, seed)`` says otherwise."""
-    from kerasbatch.store import Store
-
-    store = Store(root, "arms")
-    store.claim_study("study", {"arms": [{"name": arm} for arm in arms]})
-    for offset, arm in enumerate(arms):
-        for batch_size in batch_sizes:
-            for seed in seeds:
-                run_id = f"{arm}-bs{batch_size}-s{seed}"
-                store.begin_run(run_id, {"batch_size": batch_size}, {"run": run_id})
-                store.finish_run(run_id, {"run_id": run_id, "status": "ok", "arm": arm, "seed": seed,
-                                          "batch_size": batch_size, "best_val_accuracy":
-                                              accuracy(arm, batch_size, seed) if accuracy else
-                                              0.9 - offset / 10 + seed / 100,
-                                          "steps_to_target": None if seed == 2 else 100 * (seed + 1)})
-    return store.study_dir
-
-
 def test_aggregate_gives_mean_and_std_across_seeds_per_arm_and_batch_size(tmp_path):
     frame = tables.study_table(_repeated_study(tmp_path, arms=("zeta", "alpha")))
     assert tables.has_repeats(frame)
@@ -135,30 +105,12 @@ def test_search_trials_sharing_a_batch_size_are_not_repeats(tune_frame):
     assert not tables.has_repeats(tune_frame)  # two trials at batch 256, with different learning rates
 
 
-def test_the_best_run_of_a_study_with_repeats_is_the_best_seed_of_the_best_mean(tmp_path):
-    # One lucky seed of "none" at batch 256 beats every run, but "linear" at batch 32 is better on average.
-    scores = {("linear", 32): (0.95, 0.96, 0.94), ("linear", 256): (0.90, 0.91, 0.92),
-              ("none", 32): (0.80, 0.81, 0.82), ("none", 256): (0.70, 0.99, 0.71)}
-    study = _repeated_study(tmp_path, accuracy=lambda arm, b, seed: scores[arm, b][seed])
-    assert ranking.best_run(study).name == "linear-bs32-s1"
-    with pytest.raises(KerasbatchError, match="seconds_to_target to rank by"):
-        ranking.best_run(study, "seconds_to_target")  # no run recorded one
+def test_compare_shows_the_diagnostic_columns(digits_sweep):
+    from kerasbatch.reports.tables import study_table
 
-
-def test_a_setting_with_a_failed_seed_ranks_after_complete_ones(tmp_path):
-    scores = {("a", 32): (0.99, 0.98), ("a", 256): (0.90, 0.91)}
-    study = _repeated_study(tmp_path, arms=("a",), seeds=(0, 1), accuracy=lambda arm, b, seed: scores[arm, b][seed])
-    summary_path = study / "a-bs32-s1" / "summary.json"
-    summary_path.write_text(summary_path.read_text().replace('"status": "ok"', '"status": "diverged"'))
-    assert ranking.best_run(study).name == "a-bs256-s1"
-
-
-def test_the_mean_std_view_writes_each_setting_as_mean_plus_minus_std_with_counts(tmp_path):
-    frame = tables.study_table(_repeated_study(tmp_path))
-    view = tables.aggregate_view(frame)
-    assert list(view.columns) == ["arm", "batch_size", "n", "best_val_accuracy", "steps_to_target"]
-    assert view.iloc[0].tolist() == ["linear", 32, 3, "0.910 ± 0.010", "150 ± 71 (2/3)"]
-    text = tables.render_aggregate(frame)
-    assert text.splitlines()[0].split("|")[1:-1] == [" arm    ", " batch ", " n ", "      best acc ",
-                                                      " steps to target "]
-    assert "| none   |   256 | 3 | 0.810 ± 0.010 |  150 ± 71 (2/3) |" in text
+    store, _ = digits_sweep
+    table = study_table(store.study_dir)
+    for column in ("grad_norm", "gns", "weight_distance"):
+        assert column in table.columns and table[column].notna().all()
+    history = pd.read_csv(store.study_dir / "bs256" / "history.csv")
+    assert {"gns", "grad_sq", "trace_sigma", "grad_norm", "weight_distance"} <= set(history.columns)

@@ -1,4 +1,4 @@
-"""The study progress display: plain lines off a terminal, a live line on one, ETA, and the Keras feed."""
+"""The study progress display: plain lines off a terminal, a live line on one, ETA."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import re
 import pytest
 
 from kerasbatch.studies.progress import WIDTH, StudyProgress, clip, duration
-from kerasbatch.cli.quiet_import import _chatter
+
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
@@ -135,37 +135,6 @@ def test_a_run_refused_before_fit_begins_leaves_only_its_end_line():
 
 def test_durations_read_as_clock_times():
     assert [duration(s) for s in (None, float("nan"), 7.4, 725, 3723)] == ["–", "–", "0:07", "12:05", "1:02:03"]
-
-
-def test_tensorflow_load_chatter_is_recognised_and_real_errors_are_not():
-    chatter = [
-        "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR",
-        "I0000 00:00:1795628414.195023    7867 port.cc:153] oneDNN custom operations are on. You may see",
-        "W0000 00:00:1795628414.195023    7867 cpu_feature_guard.cc:1] something",
-    ]
-    no_gpu = "E0000 00:00:1795628419.245793 7867 cuda_platform.cc:52] failed call to cuInit: INTERNAL: CUDA error"
-    assert all(_chatter(line, have_gpu=False) for line in chatter + [no_gpu])
-    assert not _chatter(no_gpu, have_gpu=True)
-    assert not _chatter("E0000 00:00:1.0 1 op_kernel.cc:1] OOM when allocating tensor", have_gpu=False)
-    assert not _chatter("Traceback (most recent call last):", have_gpu=False)
-
-
-def test_the_keras_feed_reports_each_epoch_with_val_accuracy_and_gns(tmp_path):
-    from kerasbatch.training import train
-    from kerasbatch.store import Store
-    from tests.conftest import dots_run
-
-    lines = []
-    with StudyProgress(1, live=False, write=lines.append, every=0) as progress:
-        progress.start_run(1, 32, epochs=2)
-        result = train.run(dots_run(epochs=2, diagnostics=("gns",), diagnostics_every=2), Store(tmp_path, "p"),
-                           verbose=0, callbacks=[progress.callback()])
-        progress.finish_run(train.describe(result))
-    epoch_lines = [line for line in lines if ": epoch" in line]
-    assert [line.split(": ")[1].split(",")[0] for line in epoch_lines] == ["epoch 1/2", "epoch 2/2"]
-    final = result.summary["final_val_accuracy"]
-    assert f"val acc {final:.3f}" in epoch_lines[-1] and re.search(r"gns [0-9.e+]+,", epoch_lines[-1])
-    assert lines[-1].startswith("[1/1] batch 32 ok, val_accuracy")
 
 
 def test_on_a_narrow_terminal_the_bar_and_times_go_under_the_facts(capsys, monkeypatch):

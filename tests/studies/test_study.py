@@ -1,53 +1,28 @@
-"""Studies: arms × batch sizes × seeds as runs of one folder, resumable, taken together as mean ± std."""
+"""Studies: arms × batch sizes × seeds as runs of one folder, resumable, taken together as mean ± std; and
+every study file under experiments/ run end to end in its smallest form.
+
+The smallest form is the file's ``quick:`` block with one seed and one epoch, at the largest of its quick
+batch sizes (the fewest steps). Every arm runs: an arm is a configuration the study promises to train.
+The diagnostics a file names are kept; a file that names none would take the default, all of them, which
+costs most and shows nothing the other studies do not, so it runs without. Each study is also
+checked for the one thing it exists to show (its rule's rates, its figure, its schedule).
+"""
 
 from __future__ import annotations
 
 import json
+import dataclasses
+import math
+from pathlib import Path
 
 import pytest
 
 from kerasbatch.reports import tables
-from kerasbatch.cli.app import run as cli
 from kerasbatch.store import Store
-from kerasbatch.config.study import load_study
+from kerasbatch.config.study import load_study, StudyConfig
 
-# Two arms × two batch sizes × two seeds of one epoch each: eight runs of a second or two.
-STUDY = """\
-study: tiny
-dataset: digits
-model: mlp
-widths: [32]
-epochs: 3
-precision: float32
-diagnostics: none
-learning_rate: 0.05
-batch_sizes: [256, 32]
-repeats: 3
-arms:
-  - {name: none, lr_scaling: none}
-  - {name: linear, lr_scaling: linear}
-quick:
-  epochs: 1
-"""
-RUN_IDS = sorted(f"{arm}-bs{b}-s{seed}" for arm in ("none", "linear") for b in (32, 256) for seed in (0, 1))
-
-
-def call(capsys, *argv):
-    code = cli([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-@pytest.fixture(scope="module")
-def study(tmp_path_factory):
-    """The tiny study run once, quick, with two repeats, through the Python API."""
-    from kerasbatch.studies.study import run_study
-
-    root = tmp_path_factory.mktemp("study")
-    path = root / "tiny.yaml"
-    path.write_text(STUDY)
-    result = run_study(load_study(path, quick=True, repeats=2), root / "runs")
-    return path, result
+from tests.experiment_files import EXPERIMENTS, command_of
+from tests.conftest import RUN_IDS
 
 
 def test_every_arm_batch_size_and_seed_is_a_run_with_its_arm_and_seed_recorded(study):
@@ -101,78 +76,90 @@ def test_a_study_run_again_skips_its_finished_runs_and_redoes_an_interrupted_one
     assert (first.study_dir / "none-bs32-s0" / "summary.json").read_text() == kept
 
 
-def test_the_study_command_prints_the_mean_and_std_table_and_compare_shows_it_too(study, capsys):
-    path, result = study
-    code, out, err = call(capsys, "study", path, "--quick", "--repeats", "2", "--out", result.study_dir.parent,
-                          "--quiet")
-    assert code == 0, err
-    lines = out.strip().splitlines()
-    assert len(lines) == 2 + 4 and all(" ± " in line for line in lines[2:])
-    assert max(len(line) for line in lines) <= 120
-    code, compared, _ = call(capsys, "compare", result.study_dir)
-    assert code == 0 and compared == out
-    code, by_run, _ = call(capsys, "compare", result.study_dir, "--by-run")
-    assert code == 0 and len(by_run.strip().splitlines()) == 2 + 8
+STUDY_FOLDER = EXPERIMENTS[0].parent
+STUDIES = [path for path in EXPERIMENTS if command_of(path) == "study"]
+ISSUE_STUDIES = ("batch_sweep", "lr_scaling", "sgd_vs_adam", "gradient_norm", "dots", "resnet32_cifar10",
+                 "suggest_adaptive")
 
 
-def test_a_study_with_other_settings_in_the_same_folder_is_refused(study, capsys):
-    path, result = study
-    changed = path.parent / "changed.yaml"
-    changed.write_text(path.read_text().replace("learning_rate: 0.05", "learning_rate: 0.1"))
-    before = sorted(p.name for p in result.study_dir.iterdir())
-    code, _, err = call(capsys, "study", changed, "--quick", "--repeats", "2", "--out", result.study_dir.parent)
-    assert code == 2 and err.strip().startswith("error: ") and "learning_rate" in err
-    assert sorted(p.name for p in result.study_dir.iterdir()) == before
+def smallest(path: Path) -> StudyConfig:
+    """The file's quick form, shrunk to one seed, one epoch and its largest batch size(s)."""
+    quick = load_study(path, quick=True, repeats=1)
+    settings = {"diagnostics": "none", **quick.settings, "epochs": 1}
+    return dataclasses.replace(quick, settings=settings, batch_sizes=quick.batch_sizes[-1:])
 
 
-@pytest.mark.parametrize("edit, message", [
-    (lambda s: s + "batchsizes: [8]\n", "unknown setting 'batchsizes'"),
-    (lambda s: s.replace("{name: none, lr_scaling: none}", "{lr_scaling: none}"), "arms[0] needs a name"),
-    (lambda s: s.replace("name: linear,", "name: none,"), "arms[1].name repeats the name of an earlier arm"),
-    (lambda s: s.replace("lr_scaling: linear}", "lr_scaling: cubic}"), "arm 'linear': lr_scaling must be one of"),
-    (lambda s: s.replace("lr_scaling: linear}", "lr_scaling: linear, warmup: 2}"), "arm 'linear': unknown setting"),
-    (lambda s: s.replace("epochs: 1", "epochs: 0"), "epochs must be a positive integer"),
-    (lambda s: s.replace("repeats: 3", "repeats: -1"), "repeats must be a positive integer"),
-])
-def test_a_bad_study_file_is_one_error_line_and_writes_nothing(tmp_path, capsys, edit, message):
-    path = tmp_path / "bad.yaml"
-    path.write_text(edit(STUDY))
-    out = tmp_path / "runs"
-    code, _, err = call(capsys, "study", path, "--quick", "--repeats", "2", "--out", out)
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert code == 2 and len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], err
-    assert not out.exists()
+@pytest.fixture(scope="module")
+def out(tmp_path_factory):
+    return tmp_path_factory.mktemp("studies")
 
 
-def test_export_best_takes_the_best_seed_of_the_best_mean_setting(study, tmp_path, capsys):
-    _, result = study
-    runs = tables.study_table(result.study_dir)
-    means = runs.groupby(["arm", "batch_size"], sort=False)["best_val_accuracy"].mean()
-    arm, batch_size = means.idxmax()
-    setting = runs[(runs["arm"] == arm) & (runs["batch_size"] == batch_size)]
-    expected = setting.loc[setting["best_val_accuracy"].idxmax(), "run_id"]
-    code, out, err = call(capsys, "export", result.study_dir, "--best", "--to", tmp_path / "best")
-    assert code == 0, err
-    assert out.strip().startswith(f"exported {result.study_dir / expected} to")
-    card = json.loads((tmp_path / "best" / "model_card.json").read_text())
-    assert card["run_id"] == expected and card["study_run"] == {"arm": arm, "seed": int(expected[-1])}
+def summaries(result) -> dict[str, dict]:
+    store = Store.from_dir(result.study_dir)
+    return {run.run_id: store.read_summary(run.run_id) for run in result.runs}
 
 
-def test_study_help_does_not_import_tensorflow():
-    import subprocess
-    import sys
-
-    probe = ("import sys; from kerasbatch.cli.app import run; code = run(['study', '--help']); "
-             "print(code, [m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras')])")
-    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
-    assert done.stdout.strip().splitlines()[-1] == "0 []"
+def figure_names(result) -> set[str]:
+    return {path.name for path in result.figures}
 
 
-def test_repeats_are_the_files_for_the_full_study_two_for_the_quick_one_unless_told(tmp_path):
-    path = tmp_path / "tiny.yaml"
-    path.write_text(STUDY)
-    assert load_study(path).repeats == 3 and load_study(path).seeds == (0, 1, 2)
-    assert load_study(path, quick=True).repeats == 2
-    assert load_study(path, quick=True, repeats=4).repeats == 4
-    path.write_text(STUDY.replace("epochs: 1", "epochs: 1\n  repeats: 5") + "seed: 10\n")
-    assert load_study(path, quick=True).seeds == (10, 11, 12, 13, 14)
+def test_every_study_the_issue_names_has_a_file():
+    assert {path.stem for path in STUDIES} >= set(ISSUE_STUDIES)
+
+
+@pytest.mark.parametrize("path", STUDIES, ids=lambda p: p.stem)
+def test_a_study_file_runs_in_its_smallest_form_and_writes_its_report(path, out):
+    from kerasbatch.studies.study import run_study
+
+    config = smallest(path)
+    result = run_study(config, out)
+    assert result.ok, [(run.run_id, run.status) for run in result.runs]
+    assert result.report is not None and result.report.is_file()
+    assert "val_accuracy_vs_batch.png" in figure_names(result)
+    expected = [[arm.name, size] for arm in config.arms for size in config.batch_sizes]
+    assert result.table[["arm", "batch_size"]].values.tolist() == expected
+    ran = summaries(result)
+    assert all(summary["epochs"] == 1 and 0 < summary["best_val_accuracy"] <= 1 for summary in ran.values())
+    CHECKS.get(path.stem, lambda *_: None)(config, result, ran)
+
+
+def rates_follow_each_arms_rule(config: StudyConfig, result, ran: dict[str, dict]) -> None:
+    """Each arm's peak rate at batch B is what its name says, from 0.01 at batch 32."""
+    (size,) = config.batch_sizes
+    ratio = size / 32
+    rules = {"none": 1.0, "linear": ratio, "linear+warmup": ratio, "sqrt": math.sqrt(ratio),
+             "noise": (1 + 100 / 32) / (1 + 100 / size)}
+    assert sorted(arm.name for arm in config.arms) == sorted(rules)
+    for arm, factor in rules.items():
+        assert ran[f"{arm}-bs{size}-s0"]["learning_rate"] == pytest.approx(0.01 * factor)
+
+
+def adam_and_sgd_both_record_their_distance(config: StudyConfig, result, ran: dict[str, dict]) -> None:
+    assert {summary["optimizer"] for summary in ran.values()} == {"sgd", "adam"}
+    assert "weight_distance.png" in figure_names(result)
+    assert all(summary["weight_distance"] > 0 for summary in ran.values())
+
+
+def gradient_norm_and_noise_scale_are_measured(config: StudyConfig, result, ran: dict[str, dict]) -> None:
+    assert "grad_norm_vs_batch.png" in figure_names(result)
+    assert all(summary["grad_norm_mean"] > 0 for summary in ran.values())
+
+
+def the_decision_boundary_is_drawn(config: StudyConfig, result, ran: dict[str, dict]) -> None:
+    assert load_study(STUDY_FOLDER / "dots.yaml", quick=True).batch_sizes == (32, 1024)
+    assert "decision_boundary.png" in figure_names(result)
+
+
+def the_adaptive_arm_runs_the_adaptive_schedule(config: StudyConfig, result, ran: dict[str, dict]) -> None:
+    (size,) = config.batch_sizes
+    assert ran[f"adaptive-bs{size}-s0"]["batch_schedule"] == "adaptive"
+    assert ran[f"fixed-bs{size}-s0"].get("batch_schedule", "fixed") == "fixed"
+
+
+CHECKS = {
+    "lr_scaling": rates_follow_each_arms_rule,
+    "sgd_vs_adam": adam_and_sgd_both_record_their_distance,
+    "gradient_norm": gradient_norm_and_noise_scale_are_measured,
+    "dots": the_decision_boundary_is_drawn,
+    "suggest_adaptive": the_adaptive_arm_runs_the_adaptive_schedule,
+}
