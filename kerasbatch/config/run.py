@@ -151,7 +151,7 @@ class RunConfig:
                                            "x10 where --schedule step would divide the rate, Smith et al.).",
                                   choices=BATCH_SCHEDULES)
     adapt_every_steps: int | None = setting(None, "adaptive: re-evaluate every N steps (also in mid-epoch) and at "
-                                                  "epoch ends; default: at epoch ends.")
+                                                  "epoch ends; default: four times an epoch at --batch-size.")
     max_batch: int | None = setting(None, "Largest batch of adaptive/increase; default: the profile's largest that "
                                           "fits, else the largest leaving 8 steps per epoch.")
 

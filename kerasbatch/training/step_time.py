@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from kerasbatch.config.run import RunConfig
+from kerasbatch.noise.probe import loss_fn
 from kerasbatch.store import PROFILE, read_json
 
 if TYPE_CHECKING:
@@ -90,13 +91,14 @@ class GradientTimer:
 
         self.x = x.astype("float32") / 255.0 if x.dtype == np.uint8 else x
         self.y, self.repeats, self.cache = y, repeats, {}
+        loss = loss_fn(model)
         spec = (tf.TensorSpec([None, *self.x.shape[1:]], self.x.dtype), tf.TensorSpec([None], self.y.dtype))
 
         @tf.function(input_signature=spec)
         def gradients(xb, yb):
             with tf.GradientTape() as tape:
-                loss = model.loss(yb, model(xb, training=False))
-            return tf.add_n([tf.reduce_sum(g) for g in tape.gradient(loss, model.trainable_variables)
+                value = loss(yb, model(xb, training=False))
+            return tf.add_n([tf.reduce_sum(g) for g in tape.gradient(value, model.trainable_variables)
                              if g is not None])
 
         self._gradients = gradients
