@@ -92,10 +92,10 @@ def one_seed(name: str, run: RunConfig, seed: int, store: Store, noise_scale: fl
     return {arm: out[arm] for arm in arms}
 
 
-def warm_up(run: RunConfig, out: str) -> None:
+def warm_up(name: str, run: RunConfig, out: str) -> None:
     """One short untimed run first: the process's first graph and kernels cost more than any later one's."""
     n_train = train.validate(run.with_batch_size(32), model=False).n_train
-    train.run(configure(run, n_train, 32, epochs=1), Store(out, f"warm-up-{run.data.dataset}"), verbose=0)
+    train.run(configure(run, n_train, 32, epochs=1), Store(out, f"warm-up-{name}"), verbose=0)
 
 
 def path(summary: dict) -> str:
@@ -104,7 +104,7 @@ def path(summary: dict) -> str:
 
 def compare(name: str, run: RunConfig, seeds: int, out: str) -> tuple[pd.DataFrame, dict]:
     store = Store(out, f"{name}-adaptive-vs-fixed")
-    warm_up(run, out)
+    warm_up(name, run, out)
     runs, noise_scale = [], None
     for seed in range(seeds):
         arms = one_seed(name, run, seed, store, noise_scale)

@@ -64,6 +64,7 @@ class BatchSizeSchedule(keras.callbacks.Callback):
         self.batches.batch_size = self.start_batch
         self.factor, self.epoch, self.switch_seconds = 1.0, 0, []
         self._steps = optimizer_steps(self.model)
+        self._evaluated_at = None
         self.schedule = [self._entry(self.start_batch, "start", math.nan)]
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -91,6 +92,9 @@ class BatchSizeSchedule(keras.callbacks.Callback):
             iterations.assign(self._steps)
 
     def _evaluate(self, epochs_done: int) -> None:
+        if self._steps == self._evaluated_at:
+            return  # an epoch that ends where a mid-epoch point just was: nothing new to decide on
+        self._evaluated_at = self._steps
         chosen = self.plan.decide(epochs_done, self.batches.batch_size, self.factor)
         if chosen is None:
             return
