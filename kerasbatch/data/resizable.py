@@ -28,6 +28,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from kerasbatch.data.arrays import as_arrays
 from kerasbatch.errors import DataError
 
 OUT_OF_DATA = "Your input ran out of data"  # Keras's warning at each epoch end of such a dataset
@@ -58,16 +59,7 @@ class ResizableBatches:
     @classmethod
     def from_dataset(cls, dataset, batch_size: int, **kwargs) -> ResizableBatches:
         """From a finite ``tf.data.Dataset`` of ``(x, y)`` pairs (batched or not), read once into memory."""
-        import tensorflow as tf
-
-        if dataset.cardinality() == tf.data.INFINITE_CARDINALITY:
-            raise DataError("the dataset is infinite (.repeat()): give one pass over the training set")
-        pairs = list(dataset.as_numpy_iterator())
-        if not pairs:
-            raise DataError("the dataset is empty")
-        xs, ys = zip(*pairs)
-        join = np.concatenate if np.ndim(ys[0]) == 1 else np.stack  # batches of labels, or one label each
-        return cls(join(xs), join(ys), batch_size, **kwargs)
+        return cls(*as_arrays(dataset), batch_size, **kwargs)
 
     @property
     def batch_size(self) -> int:
