@@ -1,5 +1,6 @@
 """KerasTuner search over batch size and learning rate: the hypermodel, the tuners, chief/worker."""
 
 from kerasbatch.tuning.tune import BatchSizeHyperModel
+from kerasbatch.tuning.wrap import BatchSizeAndRate
 
-__all__ = ["BatchSizeHyperModel"]
+__all__ = ["BatchSizeAndRate", "BatchSizeHyperModel"]
