@@ -5,7 +5,8 @@ one adds ``batch_size`` (a choice) and ``learning_rate`` (log scale), sets the r
 user's ``build`` compiled, and trains each trial at its batch size: ``batch_size=`` for arrays, a re-batched
 dataset for a ``tf.data.Dataset``. It works with every KerasTuner tuner and the chief/worker mode, which
 see an ordinary ``HyperModel``. With a ``kerasbatch suggest`` answer the suggested batch and rate are the
-hyperparameters' defaults (the first trial of a search, as KerasTuner starts from defaults).
+hyperparameters' defaults; :func:`~kerasbatch.tuning.tuners.start_at_defaults` on the tuner's oracle makes
+them the first trial (KerasTuner draws its first trial at random).
 
 Example::
 
