@@ -25,11 +25,14 @@ from kerasbatch.config.commands import StoreConfig, SweepConfig
 from kerasbatch.store import Store
 
 
-def suggest(build_fn: Callable, x, y, *, validation_data=None, test_data=None, out: str | Path = "runs",
+def suggest(build_fn: Callable, x, y=None, *, validation_data=None, test_data=None, out: str | Path = "runs",
             study: str | None = None, progress: bool = True, budget_seconds: float = 120.0,
             baseline_batch: int = 32, candidates: tuple[int, ...] = (), run_suggestion: bool = False,
             **settings: Any):
     """The batch size and learning rate that reach ``target`` soonest for ``build_fn`` on ``(x, y)``.
+
+    ``x, y`` are arrays, or ``x`` is a finite ``tf.data.Dataset`` of ``(x, y)`` pairs; ``validation_data``
+    and ``test_data`` a pair or such a dataset.
 
     Returns a :class:`~kerasbatch.learner.suggest.Suggestion` (``.batch_size``, ``.learning_rate``,
     ``.noise_scale``, ``.predicted_speedup``, and ``.table``, the predicted curve as a DataFrame).
@@ -46,10 +49,11 @@ def suggest(build_fn: Callable, x, y, *, validation_data=None, test_data=None, o
     return suggest_api(config, _store(out, study, run, "suggest"), progress=say)
 
 
-def sweep(build_fn: Callable, x, y, *, validation_data=None, test_data=None,
+def sweep(build_fn: Callable, x, y=None, *, validation_data=None, test_data=None,
           batch_sizes: tuple[int, ...] = cfg.DEFAULT_BATCH_SIZES, out: str | Path = "runs", study: str | None = None,
           progress: bool = True, **settings: Any):
-    """Train ``build_fn`` on ``(x, y)`` once per batch size; the study table as a pandas DataFrame."""
+    """Train ``build_fn`` on ``(x, y)`` (arrays, or ``x`` a ``tf.data.Dataset`` of pairs, as for
+    :func:`suggest`) once per batch size; the study table as a pandas DataFrame."""
     from kerasbatch.reports import tables
     from kerasbatch.studies.progress import StudyProgress
     from kerasbatch.studies.sweep import sweep as sweep_api

@@ -83,6 +83,12 @@ class GradientNoise(keras.callbacks.Callback):
         return cls(probe_batches(config, dataset), micro_batches=config.micro_batches, every=config.diagnostics_every,
                    noise="gns" in config.diagnostics, population=dataset.n_train)
 
+    @classmethod
+    def from_batches(cls, batches, **kwargs) -> GradientNoise:
+        """Measured on the examples a ``fit`` trains on: probes of the starting batch size drawn from
+        ``batches`` (a :class:`~kerasbatch.data.resizable.ResizableBatches`) with a seed of their own."""
+        return cls(batches.probes(batches.batch_size, seed=batches.seed + 1), population=batches.n, **kwargs)
+
     def __init__(self, batches: Iterator, micro_batches: int = 2, every: int = 128, noise: bool = True,
                  ema: float = 0.81, batch_norm_micro_batch: int = 32, population: int | None = None,
                  probe_batches: int = 2):

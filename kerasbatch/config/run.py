@@ -21,12 +21,12 @@ from typing import Any, Mapping
 from kerasbatch.config import batch_schedules, diagnostics
 from kerasbatch.config.checks import check, choice, int_tuple, number, plain, positive_int
 from kerasbatch.config.fields import build, check_choices, section_fields, setting
-from kerasbatch.config.scaling import noise_rule
+from kerasbatch.config import scaling
 from kerasbatch.errors import ConfigError
 
 PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
 OPTIMIZERS = ("sgd", "adam", "adamw")
-LR_SCALINGS = ("none", "linear", "sqrt", "noise")
+LR_SCALINGS = tuple(scaling.RULES)
 SCHEDULES = ("constant", "step", "cosine")
 DIAGNOSTICS = diagnostics.NAMES
 DEFAULT_BATCH_SIZES = (32, 64, 128, 256, 512, 1024)
@@ -81,10 +81,8 @@ class OptimConfig:
     """Optimizer and learning-rate rule (each field's help says what it is).
 
     Weight decay: Keras 3 applies it to the weights directly (decoupled, as in AdamW) for every
-    optimizer, so ``adam`` with weight decay behaves like ``adamw``. The scaling rules: ``linear``
-    (Goyal et al. 2017, ``lr = base_lr * B / base_batch``), ``sqrt`` (``lr = base_lr * sqrt(B /
-    base_batch)``) and ``noise`` (McCandlish et al. 2018, §2.2, :func:`noise_rule`: linear while ``B``
-    is well below the noise scale, flat beyond it).
+    optimizer, so ``adam`` with weight decay behaves like ``adamw``. The scaling rules (``none``, ``linear``,
+    ``sqrt``, ``noise``, ``adam``) are :mod:`kerasbatch.config.scaling`'s.
     """
 
     optimizer: str = setting("sgd", "Optimizer.", choices=OPTIMIZERS)
@@ -93,7 +91,8 @@ class OptimConfig:
     nesterov: bool = setting(False, "Nesterov momentum for SGD.")
     weight_decay: float = setting(0.0, "Weight decay (decoupled, applied to the weights).")
     lr_scaling: str = setting("linear", "How the rate follows the batch: none, linear (Goyal et al.), sqrt, "
-                                        "or noise (McCandlish et al.; needs --noise-scale).", choices=LR_SCALINGS)
+                                        "noise (McCandlish et al., SGD) or adam (Li et al. 2024); the last two "
+                                        "need --noise-scale.", choices=LR_SCALINGS)
     base_batch: int = setting(32, "Batch size the base learning rate is meant for.")
     noise_scale: float | None = setting(None, "Gradient noise scale B_noise for --lr-scaling noise "
                                               "(kerasbatch suggest measures it).")
@@ -109,17 +108,13 @@ class OptimConfig:
         positive_int("base_batch", self.base_batch)
         if self.noise_scale is not None:
             number("noise_scale", self.noise_scale, 0.0, math.inf, open_low=True)
-        check(self.lr_scaling != "noise" or self.noise_scale is not None, "lr_scaling",
-              "noise needs a noise_scale (--noise-scale, measured by kerasbatch suggest)", self.lr_scaling)
+        check(self.lr_scaling not in scaling.NEEDS_NOISE_SCALE or self.noise_scale is not None, "lr_scaling",
+              f"{self.lr_scaling} needs a noise_scale (--noise-scale, measured by kerasbatch suggest)", self.lr_scaling)
         number("warmup_epochs", self.warmup_epochs, 0.0, 1e4)
 
     def scaled_learning_rate(self, batch_size: int) -> float:
-        """The peak rate for ``batch_size`` under this config's scaling rule."""
-        ratio = batch_size / self.base_batch
-        if self.lr_scaling == "noise":
-            return self.learning_rate * noise_rule(self.noise_scale, self.base_batch, batch_size)
-        factor = {"none": 1.0, "linear": ratio, "sqrt": math.sqrt(ratio)}[self.lr_scaling]
-        return self.learning_rate * factor
+        """The peak rate for ``batch_size`` under this config's scaling rule (:mod:`kerasbatch.config.scaling`)."""
+        return self.learning_rate * scaling.scale_factor(self.lr_scaling, self.base_batch, batch_size, self.noise_scale)
 
 
 @dataclass(frozen=True)
@@ -151,7 +146,7 @@ class RunConfig:
                                            "x10 where --schedule step would divide the rate, Smith et al.).",
                                   choices=BATCH_SCHEDULES)
     adapt_every_steps: int | None = setting(None, "adaptive: re-evaluate every N steps (also in mid-epoch) and at "
-                                                  "epoch ends; default: at epoch ends.")
+                                                  "epoch ends; default: four times an epoch at --batch-size.")
     max_batch: int | None = setting(None, "Largest batch of adaptive/increase; default: the profile's largest that "
                                           "fits, else the largest leaving 8 steps per epoch.")
 

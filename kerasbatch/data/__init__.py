@@ -2,5 +2,6 @@
 
 from kerasbatch.data.arrays import register_arrays
 from kerasbatch.data.datasets import DATASET_NAMES, Dataset, describe, load, pipeline
+from kerasbatch.data.resizable import ResizableBatches
 
-__all__ = ["DATASET_NAMES", "Dataset", "describe", "load", "pipeline", "register_arrays"]
+__all__ = ["DATASET_NAMES", "Dataset", "ResizableBatches", "describe", "load", "pipeline", "register_arrays"]

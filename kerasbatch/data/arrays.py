@@ -19,21 +19,20 @@ from kerasbatch.store import cache_dir
 _REGISTERED: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]] = {}
 
 
-def register_arrays(x, y, validation_data=None, test_data=None) -> str:
+def register_arrays(x, y=None, validation_data=None, test_data=None) -> str:
     """Name in-memory arrays as a dataset, ``arrays:<fingerprint>``, for any config or command.
 
     Args:
-        x, y: training examples and integer labels ``0 … num_classes-1``.
-        validation_data: ``(x_val, y_val)``; by default a share of the training examples is held out.
-        test_data: ``(x_test, y_test)``; by default 20% of the training examples are held out.
+        x, y: training examples and integer labels ``0 … num_classes-1``; or ``x`` a finite
+            ``tf.data.Dataset`` of ``(x, y)`` pairs (batched or not) and no ``y``.
+        validation_data: ``(x_val, y_val)`` or such a dataset; by default a share of the training
+            examples is held out.
+        test_data: the same for the test split; by default 20% of the training examples are held out.
     """
-    splits = {"train": (x, y)}
-    for name, pair in (("val", validation_data), ("test", test_data)):
-        if pair is not None:
-            if not isinstance(pair, (tuple, list)) or len(pair) != 2:
-                raise DataError(f"{name} data must be a pair (x_{name}, y_{name})")
-            splits[name] = pair
-    splits = {n: (np.asarray(a), np.asarray(b)) for n, (a, b) in splits.items()}
+    splits = {"train": as_arrays(x if y is None else (x, y), "train")}
+    for name, data in (("val", validation_data), ("test", test_data)):
+        if data is not None:
+            splits[name] = as_arrays(data, name)
     check_arrays(splits)
     fingerprint = _fingerprint(splits)
     _REGISTERED[fingerprint] = splits
@@ -44,6 +43,28 @@ def register_arrays(x, y, validation_data=None, test_data=None) -> str:
         make_dir(path.parent)
         write_npz(path, **{f"{axis}_{n}": a for n, pair in splits.items() for axis, a in zip("xy", pair)})
     return f"arrays:{fingerprint}"
+
+
+def as_arrays(data, name: str = "train") -> tuple[np.ndarray, np.ndarray]:
+    """``(x, y)`` numpy arrays from a pair of arrays or from a finite ``tf.data.Dataset`` of ``(x, y)``
+    pairs, batched or not (read once into memory)."""
+    if hasattr(data, "as_numpy_iterator"):  # a tf.data.Dataset, told apart without importing TensorFlow
+        import tensorflow as tf
+
+        if data.cardinality() == tf.data.INFINITE_CARDINALITY:
+            raise DataError(f"the {name} dataset is infinite (.repeat()): give one pass over it")
+        try:
+            pairs = list(data.as_numpy_iterator())
+            xs, ys = zip(*pairs) if pairs else ((), ())
+        except (TypeError, ValueError):
+            raise DataError(f"the {name} dataset must hold (x, y) pairs") from None
+        if not pairs:
+            raise DataError(f"the {name} dataset is empty")
+        join = np.concatenate if np.ndim(ys[0]) == 1 else np.stack  # batches of labels, or one label each
+        return join(xs), join(ys)
+    if not isinstance(data, (tuple, list)) or len(data) != 2:
+        raise DataError(f"{name} data must be a pair (x_{name}, y_{name}) or a tf.data.Dataset of such pairs")
+    return np.asarray(data[0]), np.asarray(data[1])
 
 
 def load_registered(fingerprint: str):

@@ -26,7 +26,8 @@ from kerasbatch.noise.estimators import NoiseAccumulator, NoiseEstimate, two_bat
 _TRACED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def _loss_fn(model):
+def loss_fn(model):
+    """The compiled loss of ``model`` as a function of ``(y_true, y_pred)`` giving the batch mean."""
     import keras
 
     loss = getattr(model, "loss", None)
@@ -141,7 +142,7 @@ def _traced_step(model, micro_batches: int):
     cached = per_model.get(micro_batches)
     # A recompiled model (new loss) or a changed variable set needs a fresh graph.
     if cached is None or cached[0] is not model.loss or cached[1] != variable_ids:
-        model_ref, loss_fn = weakref.ref(model), _loss_fn(model)  # weak: the cache must not keep it
+        model_ref, loss = weakref.ref(model), loss_fn(model)  # weak: the cache must not keep it
         positions = _seed_positions(model)
 
         @tf.function
@@ -151,7 +152,7 @@ def _traced_step(model, micro_batches: int):
             for position, seed in zip(positions, seeds):
                 state[position] = seed
             xs, ys = _split(x, micro_batches), _split(y, micro_batches)
-            grads, state = _micro_batch_grads(model, loss_fn, xs, ys, scale, state)
+            grads, state = _micro_batch_grads(model, loss, xs, ys, scale, state)
             small = tf.add_n([_sq_norm(g) for g in grads]) / micro_batches
             big = _sq_norm([tf.add_n(list(parts)) / micro_batches for parts in zip(*grads)])
             # One tensor, so one transfer to the host; a non-finite gradient makes a sum non-finite.

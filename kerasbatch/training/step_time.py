@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from kerasbatch.config.run import RunConfig
+from kerasbatch.noise.probe import loss_fn
 from kerasbatch.store import PROFILE, read_json
 
 if TYPE_CHECKING:
@@ -35,8 +36,30 @@ def step_time_at(step_times: dict[int, float], batch_size: int) -> float:
 
 
 def step_times(rows: list[dict[str, Any]]) -> dict[int, float]:
-    """``{batch_size: median step time}`` of the profile rows that fit (``status`` ok)."""
-    return {r["batch_size"]: r["step_time_median"] for r in rows if r["status"] == "ok"}
+    """``{batch_size: median step time}`` of the profile rows that fit (``status`` ok), made monotone."""
+    return monotone({r["batch_size"]: r["step_time_median"] for r in rows if r["status"] == "ok"})
+
+
+def monotone(times: dict[int, float]) -> dict[int, float]:
+    """The closest non-decreasing step times (least squares, pool-adjacent-violators), in batch order.
+
+    A larger batch never steps faster; a measurement that says so is noise (a busy moment of a shared
+    machine), and a choice resting on it would be wrong, so neighbours that disagree are pooled.
+
+    Example:
+        >>> monotone({32: 1.0, 64: 2.0, 128: 1.6, 256: 4.0})
+        {32: 1.0, 64: 1.8, 128: 1.8, 256: 4.0}
+    """
+    blocks: list[list[float]] = []  # [sum, count] of pooled neighbours
+    for size in sorted(times):
+        blocks.append([times[size], 1])
+        while len(blocks) > 1 and blocks[-2][0] / blocks[-2][1] > blocks[-1][0] / blocks[-1][1]:
+            total, count = blocks.pop()
+            blocks[-1][0] += total
+            blocks[-1][1] += count
+    values = [total / count for total, count in blocks for _ in range(count)]
+    return dict(zip(sorted(times), values))
+
 
 @dataclass
 class Profile:
@@ -90,13 +113,14 @@ class GradientTimer:
 
         self.x = x.astype("float32") / 255.0 if x.dtype == np.uint8 else x
         self.y, self.repeats, self.cache = y, repeats, {}
+        loss = loss_fn(model)
         spec = (tf.TensorSpec([None, *self.x.shape[1:]], self.x.dtype), tf.TensorSpec([None], self.y.dtype))
 
         @tf.function(input_signature=spec)
         def gradients(xb, yb):
             with tf.GradientTape() as tape:
-                loss = model.loss(yb, model(xb, training=False))
-            return tf.add_n([tf.reduce_sum(g) for g in tape.gradient(loss, model.trainable_variables)
+                value = loss(yb, model(xb, training=False))
+            return tf.add_n([tf.reduce_sum(g) for g in tape.gradient(value, model.trainable_variables)
                              if g is not None])
 
         self._gradients = gradients
@@ -135,7 +159,7 @@ class StepTimeModel:
             return step_time_at(self.profile_times, batch_size)
         # Three sizes timed (half, same, double: the policy's whole range), the others interpolated.
         current = self.current_batch
-        anchors = {b: self.timer.seconds(b) for b in {max(1, current // 2), current, 2 * current}}
+        anchors = monotone({b: self.timer.seconds(b) for b in {max(1, current // 2), current, 2 * current}})
         extra = step_time_at(anchors, batch_size) - anchors[current]
         return max(self.current_time + extra, 1e-6)
 

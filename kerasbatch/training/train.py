@@ -36,7 +36,7 @@ from kerasbatch.models import build_model
 from kerasbatch.optim.optimizers import make_optimizer
 from kerasbatch.optim.schedules import BatchScaledSchedule, make_schedule
 from kerasbatch.optim.state import save_model
-from kerasbatch.training.segments import fit_segments
+from kerasbatch.training.fit import fit_run
 from kerasbatch.store import HISTORY, MODEL, TENSORBOARD, Store, atomic_path
 
 
@@ -208,7 +208,7 @@ def _train(config: RunConfig, dataset: data.Dataset, model: keras.Model, folder:
     status, error, trace, segments = "ok", None, None, {}
     started = time.perf_counter()
     try:
-        segments = fit_segments(model, config, dataset, callbacks, extra_callbacks, val_ds, verbose,
+        segments = fit_run(model, config, dataset, callbacks, extra_callbacks, val_ds, verbose,
                                 initial_epoch=earlier.epoch, study_dir=folder.parent)
     except KerasbatchError:
         raise

@@ -12,12 +12,13 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from kerasbatch.config.run import RunConfig
 from kerasbatch.config.scaling import noise_rule
 from kerasbatch.noise.estimators import statistical_efficiency
 from kerasbatch.training.precision import ALIGNMENT  # what Tensor Cores want under float16; harmless on a CPU
 from kerasbatch.training.schedules.plan import Decision, FixedPlan
 from kerasbatch.training.step_time import GradientTimer, StepTimeModel, study_profile
+
+DECISIONS_PER_EPOCH = 4
 
 
 def goodput(samples_per_second: float, noise_scale: float, batch_size: int, base_batch: int) -> float:
@@ -72,49 +73,54 @@ class AdaptivePolicy:
 
 
 class AdaptivePlan(FixedPlan):
-    """Goodput from the smoothed noise scale and a step-time model, every epoch or every N steps.
+    """Goodput from the smoothed noise scale and a step-time model, every ``every_steps`` steps and at
+    every epoch end.
 
-    ``noise`` has the running noise scale (``noise.accumulator.gns``), ``throughput`` the step time at
-    the current batch (``throughput.recent_step_time``); ``step_time`` is a callable model of the step time
-    at any batch with ``source``, ``current_batch`` and ``current_time``
-    (:class:`~kerasbatch.training.step_time.StepTimeModel`).
+    Args:
+        base_batch: the batch the run started at (goodput's reference ``B0``).
+        max_batch: the largest batch it may choose.
+        noise: what holds the running noise scale (``noise.accumulator.gns``: a
+            :class:`~kerasbatch.callbacks.gradient_noise.GradientNoise`).
+        recent_step_time: the measured time of a recent step at the current batch (seconds; NaN while
+            there is none), e.g. :attr:`~kerasbatch.callbacks.throughput.Throughput.recent_step_time`.
+        step_time: a model of the step time at any batch with ``source``, ``current_batch`` and
+            ``current_time`` (:class:`~kerasbatch.training.step_time.StepTimeModel`).
+        every_steps: re-evaluate every this many steps (``None``: at epoch ends only).
     """
 
     @classmethod
     def from_run(cls, config, dataset, model, callbacks, study_dir, max_batch):
         times, _ = study_profile(study_dir, config)
         timer = None if times else GradientTimer(model, dataset.x_train[:2 * max_batch], dataset.y_train[:2 * max_batch])
-        return cls(config, max_batch, callbacks["gradient_noise"], callbacks["throughput"], StepTimeModel(times, timer))
+        every = config.adapt_every_steps or default_every_steps(dataset.n_train, config.batch_size)
+        noise = callbacks["gradient_noise"]
+        noise.every = min(noise.every, every)  # a fresh estimate at every decision
+        throughput = callbacks["throughput"]
+        return cls(config.batch_size, max_batch, noise, lambda: throughput.recent_step_time,
+                   StepTimeModel(times, timer), every_steps=every)
 
-    def __init__(self, config: RunConfig, max_batch: int, noise, throughput, step_time):
+    def __init__(self, base_batch: int, max_batch: int, noise, recent_step_time: Callable[[], float], step_time,
+                 every_steps: int | None = None):
         self.policy = AdaptivePolicy(max_batch=max_batch)
-        self.config = config
-        self.noise, self.throughput, self.step_time = noise, throughput, step_time
+        self.base_batch, self.every_steps = base_batch, every_steps
+        self.noise, self.recent_step_time, self.step_time = noise, recent_step_time, step_time
         self.step_time_source = step_time.source
         self.evaluations = 0
-
-    def segment_end(self, epoch, batch_size, epochs):
-        return min(epoch + 1, epochs)  # every epoch, and with --adapt-every-steps in mid-epoch too
-
-    def next_part(self, config, epoch, done, batch_size, n_train):
-        """With ``adapt_every_steps``, that many steps into the epoch. A part that would leave less than two
-        batches of the epoch runs to its end, so the next part, at up to twice the batch, still has a step."""
-        if not config.adapt_every_steps:
-            return super().next_part(config, epoch, done, batch_size, n_train)
-        left = (n_train - done) // batch_size
-        steps = config.adapt_every_steps
-        if steps >= left or n_train - done - steps * batch_size < 2 * batch_size:
-            return epoch + 1, (left if done else None), True
-        return epoch + 1, steps, False
 
     def decide(self, epoch, batch_size, factor):
         self.evaluations += 1
         noise_scale = self.noise.accumulator.gns
-        self.step_time.current_batch, self.step_time.current_time = batch_size, self.throughput.recent_step_time
+        self.step_time.current_batch, self.step_time.current_time = batch_size, self.recent_step_time()
         if not math.isfinite(self.step_time.current_time):
             return None
-        decision = self.policy.choose(batch_size, noise_scale, self.step_time, base_batch=self.config.batch_size)
+        decision = self.policy.choose(batch_size, noise_scale, self.step_time, base_batch=self.base_batch)
         if not decision.switches(batch_size):
             return None
         # McCandlish et al.'s rule from the rate that served the old batch to the new one.
         return decision, factor * noise_rule(noise_scale, batch_size, decision.batch_size)
+
+
+def default_every_steps(n_train: int, batch_size: int) -> int:
+    """Re-evaluate four times an epoch at the starting batch: often enough to follow the noise scale as it
+    grows in the first epochs, and each decision still has a fresh estimate behind it."""
+    return max(1, n_train // batch_size // DECISIONS_PER_EPOCH)

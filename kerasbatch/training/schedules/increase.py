@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from kerasbatch.config.run import RunConfig
 from kerasbatch.training.schedules.plan import Decision, FixedPlan
 
 STEP_DECAY = 10.0  # WarmupSchedule's step decay divides the rate by 10 at each boundary
@@ -56,18 +55,21 @@ def increase_plan(batch_size: int, epochs: int, warmup_epochs: float, max_batch:
     return plan
 
 class IncreasePlan(FixedPlan):
-    """Smith et al.'s schedule: segments end at the step decay's boundaries, where the batch grows."""
+    """Smith et al.'s schedule: at the epoch ends where the step decay would drop the rate, the batch grows.
+
+    Args:
+        batch_size: the starting batch.
+        epochs: the run's epochs (the boundaries are fractions of them after warm-up).
+        max_batch: the largest batch; the rest of a factor goes to the rate.
+        warmup_epochs: epochs of warm-up before the decay's span.
+    """
 
     @classmethod
     def from_run(cls, config, dataset, model, callbacks, study_dir, max_batch):
-        return cls(config, max_batch)
+        return cls(config.batch_size, config.epochs, max_batch, config.optim.warmup_epochs)
 
-    def __init__(self, config: RunConfig, max_batch: int):
-        self.switches = {s.epoch: s for s in increase_plan(config.batch_size, config.epochs,
-                                                            config.optim.warmup_epochs, max_batch)}
-
-    def segment_end(self, epoch, batch_size, epochs):
-        return min([e for e in self.switches if e > epoch] + [epochs])
+    def __init__(self, batch_size: int, epochs: int, max_batch: int, warmup_epochs: float = 0.0):
+        self.switches = {s.epoch: s for s in increase_plan(batch_size, epochs, warmup_epochs, max_batch)}
 
     def decide(self, epoch, batch_size, factor):
         planned = self.switches.get(epoch)

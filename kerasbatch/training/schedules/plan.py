@@ -1,8 +1,8 @@
 """What every batch schedule's plan shares: a decision, the fixed plan they extend, the largest batch,
 and :func:`make_plan`, which finds a run's plan in the registry (:mod:`kerasbatch.config.batch_schedules`).
 
-Pure arithmetic, no TensorFlow: :mod:`kerasbatch.training.segments` trains the segments and asks the
-plan at every re-evaluation point.
+Pure arithmetic, no TensorFlow: :class:`~kerasbatch.training.schedules.callback.BatchSizeSchedule` asks the
+plan at every re-evaluation point of a ``fit`` and applies what it decides.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from kerasbatch.training.step_time import study_profile
 
 MIN_STEPS_PER_EPOCH = 8  # the default max_batch without a profile leaves at least this many steps
 
+
 @dataclass(frozen=True)
 class Decision:
     """What a policy chose at a re-evaluation point: the batch, the goodput gain over staying, why."""
@@ -27,6 +28,7 @@ class Decision:
 
     def switches(self, current: int) -> bool:
         return self.batch_size != current
+
 
 def default_max_batch(n_train: int, profiled_max: int | None = None) -> int:
     """The largest batch a schedule may reach when ``--max-batch`` is not given.
@@ -39,13 +41,14 @@ def default_max_batch(n_train: int, profiled_max: int | None = None) -> int:
     by_data = max(ALIGNMENT, (n_train // MIN_STEPS_PER_EPOCH) // ALIGNMENT * ALIGNMENT)
     return min(by_data, profiled_max) if profiled_max else by_data
 
+
 class FixedPlan:
-    """One segment: the whole run at one batch. The base of every plan: a plan's segments end at
-    :meth:`segment_end` (whole epochs) or, where :meth:`next_part` says so, in mid-epoch; at each end
-    :meth:`decide` may switch the batch and scale the rate."""
+    """The whole run at one batch; the base of every plan. A plan is asked at every epoch end and, with
+    :attr:`every_steps`, every that many steps; :meth:`decide` may switch the batch and scale the rate."""
 
     step_time_source = None
     evaluations = 0
+    every_steps: int | None = None
 
     @classmethod
     def from_run(cls, config: RunConfig, dataset, model, callbacks: dict, study_dir, max_batch: int) -> FixedPlan:
@@ -53,16 +56,9 @@ class FixedPlan:
         profile may be)."""
         return cls()
 
-    def next_part(self, config: RunConfig, epoch: int, done: int, batch_size: int,
-                  n_train: int) -> tuple[int, int | None, bool]:
-        """``(epochs, steps_per_epoch, ends_epoch)`` of the next ``fit`` from ``epoch`` (with ``done``
-        examples of it trained already): to the next segment end, in whole epochs."""
-        return self.segment_end(epoch, batch_size, config.epochs), None, True
-
-    def segment_end(self, epoch: int, batch_size: int, epochs: int) -> int:
-        return epochs
-
     def decide(self, epoch: int, batch_size: int, factor: float) -> tuple[Decision, float] | None:
+        """``(decision, rate factor)`` to switch to, or ``None`` to stay; ``epoch``: epochs done so far,
+        ``factor``: the rate factor in force (relative to the schedule the run was compiled with)."""
         return None
 
 
