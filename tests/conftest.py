@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -20,6 +21,15 @@ from kerasbatch.cli.app import run as cli
 from kerasbatch.config.study import load_study
 
 from tests.study_factory import make_arm_study
+
+
+def pytest_collection_finish(session):
+    """Keep what collection imported (TensorFlow, Keras, pandas, matplotlib: some 450 000 objects that stay
+    for the whole session) out of the garbage collector's sight. Every run ends in a few full collections
+    (Keras's clear_session and the run's own); they then walk only what the tests made, and a run of the
+    tiny models here takes half the time. Objects made later are collected as before."""
+    gc.collect()
+    gc.freeze()
 
 
 # Small enough to train in a second or two on a CPU, big enough to learn something.
