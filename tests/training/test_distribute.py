@@ -17,7 +17,7 @@ from kerasbatch.config.commands import TuneConfig
 from kerasbatch.store import Store
 from kerasbatch.tuning.tune import tune
 from tests.conftest import dots_run
-run = dots_run(strategy="mirrored", diagnostics=())
+run = dots_run(strategy="mirrored", diagnostics=(), epochs=1)
 results = tune(TuneConfig(run=run, max_trials=2, batch_sizes=(32, 64), lr_range=(0.01, 0.1)), Store(sys.argv[1], "m"),
                verbose=0)
 print(json.dumps({"n_train": data.load(run.data).n_train, "summaries": [r.summary for r in results]}))
