@@ -68,13 +68,16 @@ class BatchSizeSchedule(keras.callbacks.Callback):
         self.schedule = [self._entry(self.start_batch, "start", math.nan)]
 
     def on_epoch_begin(self, epoch, logs=None):
-        self.epoch, self._epoch_step = epoch, 0
+        self.epoch, self._epoch_step, self._epoch_examples = epoch, 0, 0
 
     def on_train_batch_end(self, batch, logs=None):
         self._epoch_step += 1
         self._steps += 1
+        self._epoch_examples += self.batches.batch_size
+        # Not at an epoch's last step: the epoch end decides there, after the epoch's logs have its rate.
+        last = self.batches.n - self._epoch_examples < self.batches.batch_size
         every = self.plan.every_steps
-        if every and self._epoch_step % every == 0:
+        if every and self._epoch_step % every == 0 and not last:
             self._evaluate(self.epoch)
 
     def on_test_begin(self, logs=None):
