@@ -4,7 +4,9 @@ import json
 import re
 from pathlib import Path
 
+import keras
 import pandas as pd
+import pytest
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 
@@ -39,3 +41,29 @@ def test_the_readme_notebook_snippet_runs(tmp_path, monkeypatch):
                  "y[:1500], validation_data=(x[1500:], y[1500:]), batch_sizes=(32,), epochs=3, out='runs')",
                  "README.md", "exec"), scope)
     assert {p: p.stat().st_mtime_ns for p in study.glob("*/summary.json")} == before
+
+
+def test_sweep_takes_a_tf_data_dataset_as_it_takes_the_same_arrays(tmp_path):
+    import tensorflow as tf
+    from sklearn.datasets import load_digits
+
+    import kerasbatch
+
+    digits = load_digits()
+    x, y = (digits.data[:600] / 16.0).astype("float32"), digits.target[:600]
+
+    def build_model():
+        inputs = keras.Input(shape=(64,))
+        return keras.Model(inputs, keras.layers.Dense(10, activation="softmax")(inputs))
+
+    train = tf.data.Dataset.from_tensor_slices((x[:500], y[:500])).batch(64)  # batched, as Keras users have it
+    val = tf.data.Dataset.from_tensor_slices((x[500:], y[500:]))             # and one example at a time
+    table = kerasbatch.sweep(build_model, train, validation_data=val, batch_sizes=(32, 64), epochs=1,
+                             out=tmp_path, progress=False)
+    assert table["status"].tolist() == ["ok", "ok"]
+    # The same examples as arrays are the same data set: the second call finds the runs done.
+    again = kerasbatch.sweep(build_model, x[:500], y[:500], validation_data=(x[500:], y[500:]), batch_sizes=(32, 64),
+                             epochs=1, out=tmp_path, progress=False)
+    assert again["run_id"].tolist() == table["run_id"].tolist() and len(list(tmp_path.iterdir())) == 1
+    with pytest.raises(kerasbatch.KerasbatchError, match="infinite"):
+        kerasbatch.sweep(build_model, train.repeat(), batch_sizes=(32,), out=tmp_path, progress=False)
