@@ -32,6 +32,48 @@ def pytest_collection_finish(session):
     gc.freeze()
 
 
+# Two workers (pytest-xdist, setup.cfg): each test file is one unit of work, except files that read one
+# costly session fixture, which go to one worker together so that it is built once.
+TOGETHER = {
+    "tests/studies/test_study.py": "the tiny study", "tests/cli/test_train_commands.py": "the tiny study",
+    "tests/cli/test_result_commands.py": "the tiny study",
+    "tests/tuning/test_tune.py": "the random search", "tests/tuning/test_distributed.py": "the random search",
+    "tests/tuning/test_tuners.py": "the random search",
+}
+# The longest units, longest first (separate processes, the most training): started first, none of them
+# is left to run alone at the end while the other worker has nothing more to do.
+FIRST = (
+    "tests/cli/test_distributed_tune.py", "the tiny study", "tests/learner/test_profile.py",
+    "tests/test_notebook.py", "the random search", "tests/cli/test_resume.py", "tests/cli/test_output.py",
+    "tests/test_readme.py", "tests/callbacks/test_gradient_noise.py", "tests/training/test_distribute.py",
+    "tests/test_export.py", "tests/studies/test_sweep.py", "tests/tuning/test_wrap.py",
+)
+
+
+def _unit(nodeid: str) -> str:
+    path = nodeid.split("::", 1)[0]
+    return TOGETHER.get(path, path)
+
+
+def pytest_collection_modifyitems(items):
+    rank = {unit: place for place, unit in enumerate(FIRST)}
+    items.sort(key=lambda item: rank.get(_unit(item.nodeid), len(FIRST)))  # stable: the rest keep their order
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """``--dist loadfile`` by the units above, in the order of the collection (``--no-loadscope-reorder``)."""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByUnit(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return _unit(nodeid)
+
+    return ByUnit(config, log)
+
+
 # Small enough to train in a second or two on a CPU, big enough to learn something.
 DOTS = DataConfig(dataset="dots", dots_samples=600)
 
