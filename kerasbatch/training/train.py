@@ -205,11 +205,11 @@ def _train(config: RunConfig, dataset: data.Dataset, model: keras.Model, folder:
            extra_callbacks: list[keras.callbacks.Callback], earlier: EarlierTraining):
     val_ds = data.pipeline(dataset.x_val, dataset.y_val, data.EVAL_BATCH, training=False)
     callbacks = build_callbacks(config, dataset, folder, earlier, validation=val_ds)
-    status, error, trace, segments = "ok", None, None, {}
+    status, error, trace, schedule = "ok", None, None, {}
     started = time.perf_counter()
     try:
-        segments = fit_run(model, config, dataset, callbacks, extra_callbacks, val_ds, verbose,
-                                initial_epoch=earlier.epoch, study_dir=folder.parent)
+        schedule = fit_run(model, config, dataset, callbacks, extra_callbacks, val_ds, verbose,
+                           initial_epoch=earlier.epoch, study_dir=folder.parent)
     except KerasbatchError:
         raise
     except Exception as exc:  # recorded on the run, so that a sweep can go on
@@ -226,7 +226,7 @@ def _train(config: RunConfig, dataset: data.Dataset, model: keras.Model, folder:
         error = f"loss became NaN or infinite at step {callbacks['divergence'].diverged_at_step}"
     history = callbacks["history"].rows
     summary = summarize(config, callbacks, history, status, error, train_seconds, earlier)
-    summary.update(segments, traceback=trace, data=data.describe(dataset))
+    summary.update(schedule, traceback=trace, data=data.describe(dataset))
     if status == "ok":
         summary.update(evaluate(model, dataset, summary))
         with atomic_path(folder / MODEL) as tmp:

@@ -59,7 +59,7 @@ class AdaptivePolicy:
 
     def choose(self, current: int, noise_scale: float, step_time: Callable[[int], float], *,
                base_batch: int) -> Decision:
-        """The batch for the next segment, given the smoothed noise scale and a step-time model."""
+        """The batch from the next step on, given the smoothed noise scale and a step-time model."""
         if not (isinstance(noise_scale, (int, float)) and math.isfinite(noise_scale) and noise_scale > 0):
             return Decision(current, 1.0, "no noise scale yet")
         scores = {b: goodput(b / step_time(b), noise_scale, b, base_batch) for b in self.candidates(current)}

@@ -31,7 +31,7 @@ def increase_plan(batch_size: int, epochs: int, warmup_epochs: float, max_batch:
     """Smith et al.'s schedule: the batch multiplied by ``factor`` where step decay would divide the rate.
 
     A step decay drops the rate at 50% and 75% of the steps after warm-up; with a fixed batch those are
-    the same fractions of the epochs. Segments end at epoch ends, so each switch takes effect from the
+    the same fractions of the epochs. Its switches come at epoch ends, so each takes effect from the
     first epoch that starts at or after its boundary. The rate factor is cumulative.
 
     Example:
