@@ -32,6 +32,17 @@ def pytest_collection_finish(session):
     gc.freeze()
 
 
+@pytest.hookimpl(hookwrapper=True, trylast=True)
+def pytest_runtest_teardown(item, nextitem):
+    """The same at the end of each test file, once its module fixtures are gone: what is still there then
+    (session fixtures, TensorFlow's caches; some 10 000 objects a file) would otherwise be walked again by
+    every collection in the files after it."""
+    yield
+    if nextitem is None or nextitem.path != item.path:
+        gc.collect()
+        gc.freeze()
+
+
 # Two workers (pytest-xdist, setup.cfg): each test file is one unit of work, except files that read one
 # costly session fixture, which go to one worker together so that it is built once.
 TOGETHER = {
