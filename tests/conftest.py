@@ -44,20 +44,24 @@ def pytest_runtest_teardown(item, nextitem):
 
 
 # Two workers (pytest-xdist, setup.cfg): each test file is one unit of work, except files that read one
-# costly session fixture, which go to one worker together so that it is built once.
-TOGETHER = {
-    "tests/studies/test_study.py": "the tiny study", "tests/cli/test_train_commands.py": "the tiny study",
-    "tests/cli/test_result_commands.py": "the tiny study",
-    "tests/tuning/test_tune.py": "the random search", "tests/tuning/test_distributed.py": "the random search",
-    "tests/tuning/test_tuners.py": "the random search",
+# of the costlier session fixtures, which go to one worker together so that it is built once.
+SHARING = {
+    "the tiny study and the digits sweep": (
+        "tests/studies/test_study.py", "tests/cli/test_train_commands.py", "tests/cli/test_result_commands.py",
+        "tests/cli/test_output.py", "tests/reports/test_tables.py", "tests/studies/test_sweep.py",
+        "tests/test_export.py"),
+    "the random search": (
+        "tests/tuning/test_tune.py", "tests/tuning/test_distributed.py", "tests/tuning/test_tuners.py"),
 }
+TOGETHER = {path: unit for unit, paths in SHARING.items() for path in paths}
 # The longest units, longest first (separate processes, the most training): started first, none of them
 # is left to run alone at the end while the other worker has nothing more to do.
 FIRST = (
-    "tests/cli/test_distributed_tune.py", "the tiny study", "tests/learner/test_profile.py",
-    "tests/test_notebook.py", "the random search", "tests/cli/test_resume.py", "tests/cli/test_output.py",
-    "tests/test_readme.py", "tests/callbacks/test_gradient_noise.py", "tests/training/test_distribute.py",
-    "tests/test_export.py", "tests/studies/test_sweep.py", "tests/tuning/test_wrap.py",
+    "the tiny study and the digits sweep", "tests/cli/test_distributed_tune.py", "tests/learner/test_profile.py",
+    "tests/cli/test_resume.py", "tests/test_notebook.py", "tests/test_readme.py", "the random search",
+    "tests/callbacks/test_gradient_noise.py", "tests/training/test_distribute.py", "tests/training/test_fit.py",
+    "tests/optim/test_state.py", "tests/noise/test_probe.py", "tests/training/test_train.py",
+    "tests/tuning/test_wrap.py",
 )
 
 
