@@ -9,7 +9,7 @@ from kerasbatch.tuning import internals as tuner_internals
 def test_every_keras_tuner_internal_kerasbatch_uses_is_there_in_the_expected_shape():
     gone = tuner_internals.missing()
     assert not gone, (f"keras-tuner {kt.__version__} lacks internals kerasbatch needs (see the pin in setup.py "
-                      "and kerasbatch/tuner_internals.py):\n  " + "\n  ".join(gone))
+                      "and kerasbatch/tuning/internals.py):\n  " + "\n  ".join(gone))
 
 
 @pytest.mark.parametrize("owner, name, expected", [
