@@ -85,7 +85,8 @@ class BatchSizeSchedule(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         self._exact_steps()
-        self._evaluate(epoch + 1)
+        if epoch + 1 < self.params.get("epochs", math.inf) and not self.model.stop_training:
+            self._evaluate(epoch + 1)  # not after the last epoch: no step would train at its choice
 
     def _exact_steps(self) -> None:
         # The call that finds an epoch's data exhausted still runs the optimizer's step counter (it does
