@@ -77,10 +77,12 @@ def pytest_collection_modifyitems(items):
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config, log):
-    """``--dist loadfile`` by the units above, in the order of the collection (``--no-loadscope-reorder``)."""
+    """``--dist loadfile`` by the units above, in the order of the collection."""
     if config.getvalue("dist") != "loadfile":
         return None
     from xdist.scheduler import LoadScopeScheduling
+
+    config.option.loadscopereorder = False  # pytest-xdist 3.8 would sort the units by their number of tests
 
     class ByUnit(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
