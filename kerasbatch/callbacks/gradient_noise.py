@@ -68,6 +68,8 @@ class GradientNoise(keras.callbacks.Callback):
             ``grad_sq`` and ``trace_sigma``, see :func:`kerasbatch.noise.estimators.two_batch_estimates`; a probe
             never joins more batches than fit in it); None treats batches as i.i.d.
         probe_batches: training batches joined into one probe.
+        preconditioned: measure the gradients Adam steps along, each divided by Adam's second moment
+            (the model's optimizer must be Adam or AdamW; measurements start after its first step).
 
     ``gns_micro_batch``, the micro-batch size of the latest measurement, is logged with the noise scale.
     When the training batch changes between ``fit`` calls (:meth:`set_batch_size`), probes still come
@@ -91,7 +93,7 @@ class GradientNoise(keras.callbacks.Callback):
 
     def __init__(self, batches: Iterator, micro_batches: int = 2, every: int = 128, noise: bool = True,
                  ema: float = 0.81, batch_norm_micro_batch: int = 32, population: int | None = None,
-                 probe_batches: int = 2):
+                 probe_batches: int = 2, preconditioned: bool = False):
         super().__init__()
         self.batches = batches
         self.population = population
@@ -101,6 +103,7 @@ class GradientNoise(keras.callbacks.Callback):
         self.every = every
         self.noise = noise
         self.ema = ema
+        self.preconditioned = preconditioned
         self.batch_size: int | None = None  # the probe's own until set_batch_size
         self.on_train_begin()
 
@@ -153,7 +156,8 @@ class GradientNoise(keras.callbacks.Callback):
             x, y = x[:examples], y[:examples]
         # A probe joined past the end of a small training set is no longer drawn without replacement.
         population = self.population if self.population and self.population >= examples else None
-        estimate = batch_estimate(self.model, x, y, k, seeds=self._seeds, population=population)
+        estimate = batch_estimate(self.model, x, y, k, seeds=self._seeds, population=population,
+                                  preconditioned=self.preconditioned)
         if estimate is None:
             return
         grad_sq, trace_sigma, big = estimate

@@ -10,6 +10,10 @@ statistics update, no dropout seed advance. The seed state a probe ends with is 
 (:class:`ProbeSeeds`) and carried to the next probe, so successive probes draw new dropout masks. Under
 ``mixed_float16`` the loss is scaled by the optimizer's loss scale before differentiating (float16
 gradients underflow otherwise) and the gradients are unscaled, in float32, before any statistic.
+
+``preconditioned=True`` measures the gradients Adam steps along: each is divided by Adam's
+bias-corrected second moment, ``g / (sqrt(v̂) + ε)``, before any statistic (AdaptDL's noise scale for
+Adam, Qiao et al. 2021, App. B): a coordinate Adam scales up counts for more, as it does in the step.
 """
 
 from __future__ import annotations
@@ -76,6 +80,16 @@ def _seed_positions(model) -> list[int]:
     return [i for i, v in enumerate(model.non_trainable_variables) if v.name == "seed_generator_state"]
 
 
+def _precondition(grads, moments):
+    """Each micro-batch's gradients divided by Adam's ``sqrt(v̂) + ε`` (``moments`` as
+    :func:`kerasbatch.optim.state.second_moments`, with tensors)."""
+    import tensorflow as tf
+
+    velocities, correction, epsilon = moments
+    divisors = [tf.sqrt(tf.cast(v, tf.float32) / correction) + epsilon for v in velocities]
+    return [[g / d for g, d in zip(chain, divisors)] for chain in grads]
+
+
 def _micro_batch_grads(model, loss_fn, xs, ys, scale, state):
     """Unscaled float32 gradients of each micro-batch, computed without touching the model, and the
     non-trainable state after the last micro-batch.
@@ -133,7 +147,11 @@ _ONE_TRACE_PER_MODEL = _OneTracePerModel()
 
 
 def _traced_step(model, micro_batches: int):
-    """``(step, seed positions)``: the traced measurement for this model and micro-batch count."""
+    """``(step, seed positions)``: the traced measurement for this model and micro-batch count.
+
+    ``step(x, y, scale, seeds, moments)``; ``moments`` None measures the raw gradients, Adam's second
+    moments precondition them (a second trace).
+    """
     import tensorflow as tf
 
     logging.getLogger("tensorflow").addFilter(_ONE_TRACE_PER_MODEL)  # once: a filter is added only once
@@ -146,13 +164,15 @@ def _traced_step(model, micro_batches: int):
         positions = _seed_positions(model)
 
         @tf.function
-        def step(x, y, scale, seeds):
+        def step(x, y, scale, seeds, moments):
             model = model_ref()
             state = [v.value for v in model.non_trainable_variables]
             for position, seed in zip(positions, seeds):
                 state[position] = seed
             xs, ys = _split(x, micro_batches), _split(y, micro_batches)
             grads, state = _micro_batch_grads(model, loss, xs, ys, scale, state)
+            if moments is not None:
+                grads = _precondition(grads, moments)
             small = tf.add_n([_sq_norm(g) for g in grads]) / micro_batches
             big = _sq_norm([tf.add_n(list(parts)) / micro_batches for parts in zip(*grads)])
             # One tensor, so one transfer to the host; a non-finite gradient makes a sum non-finite.
@@ -173,8 +193,8 @@ def _batch_size(x) -> int:
     return int(tf.nest.flatten(x)[0].shape[0])
 
 
-def micro_batch_sq_norms(model, x, y, micro_batches: int, *, seeds: ProbeSeeds | None = None
-                         ) -> tuple[float, float, bool]:
+def micro_batch_sq_norms(model, x, y, micro_batches: int, *, seeds: ProbeSeeds | None = None,
+                         preconditioned: bool = False) -> tuple[float, float, bool] | None:
     """Squared gradient norms of one batch split into ``micro_batches`` equal parts.
 
     Returns ``(mean over micro-batches of |g_small|^2, |mean of micro-batch gradients|^2, all_finite)``
@@ -183,6 +203,8 @@ def micro_batch_sq_norms(model, x, y, micro_batches: int, *, seeds: ProbeSeeds |
     cheap enough to call every few training steps. A caller should drop the batch when ``all_finite``
     is False, as the loss-scale optimizer skips such steps. ``seeds`` carries the dropout state from
     probe to probe; without it the probe starts from the model's state, as the previous one did.
+    ``preconditioned`` divides the gradients by Adam's second moment first; None then when the model's
+    optimizer is not Adam or AdamW, or has not stepped yet (there is no second moment to divide by).
 
     Raises ValueError if ``micro_batches < 2`` or the batch size is not a multiple of it.
     """
@@ -193,25 +215,38 @@ def micro_batch_sq_norms(model, x, y, micro_batches: int, *, seeds: ProbeSeeds |
     if size % micro_batches:
         raise ValueError(f"batch size {size} is not divisible by micro_batches={micro_batches}")
     scale = _loss_scale(model)
+    moments = None
+    if preconditioned:
+        from kerasbatch.optim.state import second_moments
+
+        moments = second_moments(model)
+        if moments is None:
+            return None
+        velocities, correction, epsilon = moments
+        moments = ([v.value for v in velocities], tf.constant(correction, tf.float32), tf.constant(epsilon, tf.float32))
     step, positions = _traced_step(model, micro_batches)  # traced once unscaled, once scaled
     seeds = ProbeSeeds() if seeds is None else seeds
     norms, seeds.state = step(tf.nest.map_structure(tf.convert_to_tensor, x), tf.convert_to_tensor(y),
                               None if scale is None else tf.constant(scale, tf.float32),
-                              seeds.start(model, positions))
+                              seeds.start(model, positions), moments)
     small, big = norms.numpy().tolist()
     return small, big, math.isfinite(small) and math.isfinite(big)
 
 
 def batch_estimate(model, x, y, micro_batches: int, *, seeds: ProbeSeeds | None = None,
-                   population: int | None = None) -> tuple[float, float, float] | None:
+                   population: int | None = None, preconditioned: bool = False) -> tuple[float, float, float] | None:
     """``(|G|^2, tr(Sigma), |g_big|^2)`` from one batch at the model's current weights.
 
     The two unbiased estimates of :func:`two_batch_estimates` with ``b_small = B / micro_batches`` and
     ``b_big = B`` (``population``: the batch was drawn without replacement from that many examples),
     plus the squared norm of the whole batch's gradient; None when a gradient was not finite (a step the
-    loss-scale optimizer would skip). ``seeds`` and the errors as :func:`micro_batch_sq_norms`.
+    loss-scale optimizer would skip) or a preconditioned probe had no second moment yet. ``seeds``,
+    ``preconditioned`` and the errors as :func:`micro_batch_sq_norms`.
     """
-    small, big, finite = micro_batch_sq_norms(model, x, y, micro_batches, seeds=seeds)
+    norms = micro_batch_sq_norms(model, x, y, micro_batches, seeds=seeds, preconditioned=preconditioned)
+    if norms is None:
+        return None
+    small, big, finite = norms
     if not finite:
         return None
     size = _batch_size(x)

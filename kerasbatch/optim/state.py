@@ -41,6 +41,23 @@ def loss_scale(optimizer) -> float | None:
     return float(keras.ops.convert_to_numpy(optimizer.scale_loss(1.0)))
 
 
+def second_moments(model) -> tuple[list, float, float] | None:
+    """``(v, 1 - β₂^t, ε)`` of an Adam or AdamW optimizer, ``v[i]`` the second-moment estimate of
+    ``model.trainable_variables[i]``: what Adam divides a gradient by is ``sqrt(v / (1 - β₂^t)) + ε``.
+
+    None for another optimizer, or before its first step (``v`` is still zero then).
+    """
+    optimizer = getattr(model, "optimizer", None)
+    inner = getattr(optimizer, "inner_optimizer", optimizer)
+    if not isinstance(inner, (keras.optimizers.Adam, keras.optimizers.AdamW)) or not getattr(inner, "built", False):
+        return None
+    steps = int(ops.convert_to_numpy(inner.iterations))
+    if steps == 0:
+        return None
+    velocities = [inner._velocities[inner._get_variable_index(v)] for v in model.trainable_variables]
+    return velocities, 1.0 - float(inner.beta_2) ** steps, float(inner.epsilon)
+
+
 def save_model(model: keras.Model, path: str | Path) -> None:
     """``model.save(path)``, with every :class:`WarmupSchedule` saved as its :func:`keras_schedule`.
 

@@ -269,3 +269,45 @@ def test_batch_norm_inflates_trace_sigma_on_smaller_micro_batches(problem):
     # Without batch normalization the estimator does not depend on the split.
     assert ratios[False][0] == pytest.approx(1.0, abs=0.04), ratios
     assert ratios[False][1] == pytest.approx(1.0, abs=0.04), ratios
+
+
+def test_the_preconditioned_probe_measures_the_gradients_adam_steps_along():
+    import keras
+    import tensorflow as tf
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(256, N_FEATURES)).astype("float32")
+    y = rng.integers(0, N_CLASSES, size=256)
+    model = keras.Sequential([keras.Input((N_FEATURES,)), keras.layers.Dense(N_CLASSES, activation="softmax")])
+    model.compile(optimizer=keras.optimizers.Adam(0.01), loss="sparse_categorical_crossentropy")
+    # No second moment before the first step: nothing to divide by.
+    assert noise_probe.micro_batch_sq_norms(model, x[:64], y[:64], 2, preconditioned=True) is None
+    model.fit(x, y, batch_size=32, epochs=1, verbose=0)
+    small, big, finite = noise_probe.micro_batch_sq_norms(model, x[:64], y[:64], 2, preconditioned=True)
+
+    # By hand: each micro-batch's gradient divided by sqrt(v / (1 - beta_2^t)) + epsilon.
+    optimizer, loss = model.optimizer, keras.losses.SparseCategoricalCrossentropy()
+    steps = int(optimizer.iterations.numpy())
+    divisors = [np.sqrt(optimizer._velocities[optimizer._get_variable_index(v)].numpy() / (1 - 0.999**steps)) + 1e-7
+                for v in model.trainable_variables]
+    grads = []
+    for part in (slice(0, 32), slice(32, 64)):
+        with tf.GradientTape() as tape:
+            value = loss(y[part], model(x[part], training=True))
+        grads.append([g.numpy() / d for g, d in zip(tape.gradient(value, model.trainable_variables), divisors)])
+    expected_small = np.mean([sum(np.sum(g**2) for g in chain) for chain in grads])
+    expected_big = sum(np.sum(((a + b) / 2) ** 2) for a, b in zip(*grads))
+    assert finite and small == pytest.approx(expected_small, rel=1e-4) and big == pytest.approx(expected_big, rel=1e-4)
+    # Adam's divisors are far from 1 here: the preconditioned norms are not the raw ones.
+    raw_small = noise_probe.micro_batch_sq_norms(model, x[:64], y[:64], 2)[0]
+    assert small > 10 * raw_small
+
+
+def test_an_sgd_model_has_no_second_moment_to_precondition_by():
+    import keras
+
+    model = _softmax_regression()
+    x = np.zeros((64, N_FEATURES), "float32")
+    model.fit(x, np.zeros(64, "int64"), batch_size=32, epochs=1, verbose=0)
+    assert noise_probe.micro_batch_sq_norms(model, x, np.zeros(64, "int64"), 2, preconditioned=True) is None
+    assert isinstance(model.optimizer, keras.optimizers.SGD)
