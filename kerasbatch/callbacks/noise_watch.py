@@ -16,30 +16,51 @@ class NoiseWatch(keras.callbacks.Callback):
     :class:`~kerasbatch.callbacks.GradientNoise`, called before it) with the validation accuracy. It stops
     training at the epoch that reaches the target (the weights where the noise scale matters for it;
     :meth:`measure_more` then adds estimates there), without a target once the noise scale's relative
-    error is below ``max_relative_error``, and in any case once ``budget_seconds`` have passed.
+    error is below ``max_relative_error``, once the validation accuracy has stopped rising (no gain of
+    ``min_gain`` for ``patience`` epochs and for half the epochs before: a target it is not reaching
+    would otherwise hold the run to the budget, measuring a plateau), and in any case once
+    ``budget_seconds`` have passed.
     """
 
-    def __init__(self, noise, target: float | None, max_relative_error: float, budget_seconds: float):
+    def __init__(self, noise, target: float | None, max_relative_error: float, budget_seconds: float, *,
+                 patience: int = 10, min_gain: float = 0.005):
         super().__init__()
         self.noise, self.target = noise, target
         self.max_relative_error, self.budget_seconds = max_relative_error, budget_seconds
+        self.patience, self.min_gain = patience, min_gain
         self.on_train_begin()
 
     def on_train_begin(self, logs=None):
         self.estimates: list[tuple[int, float, float]] = []
         self.accuracy: dict[int, float] = {}
         self._seen, self._start = 0, time.perf_counter()
+        self.stopped_because: str | None = None
+        self._best, self._best_epoch = -1.0, 0
 
     def on_epoch_end(self, epoch, logs=None):
         fresh = self.noise.estimates[self._seen:]
         self._seen = len(self.noise.estimates)
         self.estimates.extend((epoch + 1, g, s) for g, s in fresh)
         if logs and logs.get("val_accuracy") is not None:
-            self.accuracy[epoch + 1] = float(logs["val_accuracy"])
-        if self.reached_at is not None or self.out_of_time():
-            self.model.stop_training = True
+            self.accuracy[epoch + 1] = accuracy = float(logs["val_accuracy"])
+            if accuracy >= self._best + self.min_gain:
+                self._best, self._best_epoch = accuracy, epoch + 1
+        if self.reached_at is not None:
+            self._stop("reached the target")
+        elif self.out_of_time():
+            self._stop("the budget was spent")
         elif self.target is None and self.error() < self.max_relative_error:
-            self.model.stop_training = True
+            self._stop("the noise scale was known well enough")
+        elif self.plateaued(epoch + 1):
+            self._stop(f"validation accuracy stopped rising after epoch {self._best_epoch}")
+
+    def _stop(self, why: str) -> None:
+        self.stopped_because = why
+        self.model.stop_training = True
+
+    def plateaued(self, epoch: int) -> bool:
+        """No gain of ``min_gain`` in validation accuracy since ``max(patience, best epoch / 2)`` epochs."""
+        return bool(self.accuracy) and epoch - self._best_epoch >= max(self.patience, self._best_epoch // 2)
 
     @property
     def reached_at(self) -> int | None:
@@ -55,9 +76,13 @@ class NoiseWatch(keras.callbacks.Callback):
 
     def measure_more(self, batch: int = 16, limit: int = 4096) -> None:
         """More estimates at the final weights, in batches of ``batch``, until the error is small enough,
-        the budget is spent or ``limit`` estimates are filed."""
+        the budget is spent, ``limit`` estimates are filed, or as much time went on them as on the run
+        (the measurement never costs more than twice the training it measures)."""
         epoch = max(self.accuracy, default=1)
-        while self.error() >= self.max_relative_error and not self.out_of_time() and len(self.estimates) < limit:
+        began = time.perf_counter()
+        allowed = began - self._start
+        while (self.error() >= self.max_relative_error and not self.out_of_time() and len(self.estimates) < limit
+               and time.perf_counter() - began < allowed):
             for _ in range(batch):
                 self.noise.measure()
             fresh = self.noise.estimates[self._seen:]

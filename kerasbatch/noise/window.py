@@ -12,22 +12,73 @@ from collections.abc import Sequence
 import numpy as np
 
 
+def goal_epoch(accuracy: dict[int, float], target: float | None, tolerance: float = 0.005
+               ) -> tuple[int | None, bool]:
+    """``(epoch, reached)``: the first epoch whose validation ``accuracy`` reached ``target``, or, when
+    none did, the first within ``tolerance`` of the best accuracy the run reached (the steps after it
+    bought less than that); ``(None, False)`` without any accuracy."""
+    reached = next((e for e in sorted(accuracy) if target is not None and accuracy[e] >= target), None)
+    if reached is not None:
+        return reached, True
+    if not accuracy:
+        return None, False
+    best = max(accuracy.values())
+    return min(e for e, a in accuracy.items() if a >= best - tolerance), False
+
+
 def noise_in_window(estimates: Sequence[tuple[int, float, float]], accuracy: dict[int, float],
                     target: float | None) -> tuple[float, float, tuple[int, int]]:
     """``(B_noise, relative standard error, window)`` from raw ``(epoch, |G|², tr(Σ))`` estimates.
 
-    The window is where the target is approached: the second half of the epochs up to the one whose
-    validation ``accuracy`` first reached ``target`` (up to the last epoch when it was never reached).
+    The window is where the goal is approached: the second half of the epochs up to the one whose
+    validation ``accuracy`` first reached ``target``; when it was never reached, up to the first epoch
+    at the best accuracy (:func:`goal_epoch`; the last epoch without accuracies).
     Numerator and denominator are averaged apart and divided last; the error is the delta method's.
     """
     if not estimates:
         return math.nan, math.inf, (0, 0)
-    reached = next((e for e in sorted(accuracy) if target is not None and accuracy[e] >= target), None)
-    last = reached if reached is not None else max(e for e, _, _ in estimates)
+    last = goal_epoch(accuracy, target)[0] or max(e for e, _, _ in estimates)
     first = max(1, math.ceil(last / 2))
     chosen = [(g, s) for e, g, s in estimates if first <= e <= last]
     g, s = (np.asarray(v, dtype=float) for v in zip(*chosen)) if chosen else (np.empty(0), np.empty(0))
     return (*ratio_with_error(s, g), (first, last))
+
+def stretches(estimates: Sequence[tuple[int, float, float]], last: int, pieces: int = 8
+              ) -> list[tuple[float, float]]:
+    """``(epochs, B_noise)`` over up to ``pieces`` stretches of epochs ``1..last``, in order.
+
+    Epochs are pooled into stretches of about equal numbers of estimates, each its ratio of means; a
+    stretch whose ``|G|²`` mean is not positive (its estimates are noise) joins the next, the last the one
+    before it. Epochs without an estimate count with the stretch they fall in. Empty when no stretch
+    has a positive ratio.
+    """
+    kept = sorted((e, g, s) for e, g, s in estimates if e <= last)
+    if not kept:
+        return []
+    size = max(1, math.ceil(len(kept) / pieces))
+    groups = [kept[i:i + size] for i in range(0, len(kept), size)]
+    merged: list[list] = []
+    for group in groups:
+        if merged and not _positive(merged[-1]):
+            merged[-1] = merged[-1] + group
+        else:
+            merged.append(group)
+    if len(merged) > 1 and not _positive(merged[-1]):
+        merged[-2:] = [merged[-2] + merged[-1]]
+    if not _positive(merged[-1]):
+        return []
+    out, start = [], 1
+    for i, group in enumerate(merged):
+        end = last if i == len(merged) - 1 else group[-1][0]
+        g, s = np.mean([x[1] for x in group]), np.mean([x[2] for x in group])
+        out.append((float(end - start + 1), float(s / g)))
+        start = end + 1
+    return [(w, n) for w, n in out if w > 0]
+
+
+def _positive(group) -> bool:
+    return np.mean([x[1] for x in group]) > 0 and np.mean([x[2] for x in group]) > 0
+
 
 def trajectory(estimates: Sequence[tuple[int, float, float]]) -> list[float]:
     """The noise scale of each epoch (its estimates' mean ``tr(Σ)`` over mean ``|G|²``)."""

@@ -34,3 +34,31 @@ def test_noise_is_read_where_the_target_is_approached():
     assert window == (5, 10) and value == pytest.approx(75.0)
     assert math.isnan(noise_in_window([], accuracy, 0.9)[0])
     assert trajectory(estimates) == pytest.approx([10.0 * e for e in range(1, 11)])
+
+
+def test_the_goal_is_the_target_or_where_the_run_levelled_off():
+    from kerasbatch.noise.window import goal_epoch
+
+    rising = {1: 0.5, 2: 0.7, 3: 0.8, 4: 0.9, 5: 0.92}
+    assert goal_epoch(rising, 0.9) == (4, True)
+    # Never reached: the first epoch within half a point of the best (0.935 at epoch 7), not the best itself.
+    plateau = {**rising, 6: 0.932, 7: 0.935, 8: 0.931, 9: 0.934}
+    assert goal_epoch(plateau, 0.95) == (6, False)
+    assert goal_epoch(plateau, None) == (6, False)
+    assert goal_epoch({}, 0.9) == (None, False)
+    # Estimates beyond the goal are left out of the window.
+    estimates = [(e, 1.0, 10.0 * e) for e in range(1, 10)]
+    assert noise_in_window(estimates, plateau, 0.95)[2] == (3, 6)
+
+
+def test_stretches_follow_a_growing_noise_scale_and_pool_what_is_noise():
+    from kerasbatch.noise.window import stretches
+
+    # tr(Σ)/|G|² = 10 × epoch, two estimates an epoch; four stretches of two epochs up to epoch 8.
+    estimates = [(e, g, 10.0 * e * g) for e in range(1, 11) for g in (0.8, 1.2)]
+    assert stretches(estimates, 8, pieces=4) == pytest.approx([(2.0, 15.0), (2.0, 35.0), (2.0, 55.0), (2.0, 75.0)])
+    # A stretch whose |G|² does not average above zero joins the next: epoch 1 alone (-1), then with
+    # epoch 2 (mean 0), then with epoch 3: mean |G|² 1/3, mean tr(Σ) 4, one stretch of three epochs.
+    noisy = [(1, -1.0, 1.0), (2, 1.0, 5.0), (3, 1.0, 6.0), (4, 1.0, 8.0)]
+    assert stretches(noisy, 4, pieces=4) == pytest.approx([(3.0, 12.0), (1.0, 8.0)])
+    assert stretches([(1, -1.0, 1.0)], 1) == []
