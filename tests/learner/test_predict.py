@@ -57,3 +57,40 @@ def test_a_tiny_noise_scale_favours_the_fastest_step_and_a_huge_one_the_largest_
     times = step_times([8, 64, 512, 4096])
     assert best_batch(1e-3, times) == 8  # every step is as good as any: take the quickest
     assert best_batch(1e9, times) == 4096  # every example counts: take the most samples per second
+
+
+def test_the_trajectory_form_weights_each_stretch_by_its_own_noise_scale():
+    from kerasbatch.learner.predict import StepsModel
+
+    window = StepsModel.window(400.0, 32)
+    assert window.factor(32) == pytest.approx(1.0)
+    assert window.factor(512) == pytest.approx((1 + 400 / 512) / (1 + 400 / 32))
+    # Half the base run at B_noise 40, half at 400: each half scales on its own.
+    two = StepsModel(((5.0, 40.0), (5.0, 400.0)), 32)
+    expected = 0.5 * (1 + 40 / 512) / (1 + 40 / 32) + 0.5 * (1 + 400 / 512) / (1 + 400 / 32)
+    assert two.factor(512) == pytest.approx(expected)
+    assert two.floor() == pytest.approx(0.5 / (1 + 40 / 32) + 0.5 / (1 + 400 / 32))
+    assert two.scaled(2.0).stretches == ((5.0, 80.0), (5.0, 800.0))
+    # The early stretch's small noise scale makes large batches less attractive than one late value says.
+    times = step_times(candidate_sizes(4096, 32))
+    assert best_batch(two, times) < best_batch(window, times)
+    got = predict(400.0, (300.0, 530.0), times, base_batch=32, base_lr=0.1, baseline_batch=32,
+                  stretches=two.stretches, prediction="trajectory")
+    assert got["batch_size"] == best_batch(two, times)
+    row = next(r for r in got["candidates"] if r["batch_size"] == 512)
+    assert row["steps_factor"] == row["steps_factor_trajectory"] == pytest.approx(expected)
+    assert row["steps_factor_window"] == pytest.approx(window.factor(512))
+
+
+def test_the_range_holds_every_size_within_the_tolerance_and_the_rate_follows_the_rule():
+    from kerasbatch.config.scaling import adam_rule
+
+    times = step_times(candidate_sizes(2048, 32))
+    tight = predict(B_NOISE, (300.0, 530.0), times, base_batch=32, base_lr=1e-3, baseline_batch=32)
+    wide = predict(B_NOISE, (300.0, 530.0), times, base_batch=32, base_lr=1e-3, baseline_batch=32, tolerance=0.25,
+                   rule="adam")
+    assert tight["batch_size_interval"] == (256, 512)
+    # (1 + 400/B)(a + cB) is within 25 % of its least value from 128 to 1024 (and 2048 at the upper end).
+    low, high = wide["batch_size_interval"]
+    assert low == 128 and high >= 1024
+    assert wide["learning_rate"] == pytest.approx(1e-3 * adam_rule(B_NOISE, 32, wide["batch_size"]))
