@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from kerasbatch.config.checks import int_tuple, number, positive_int
+from kerasbatch.config.checks import choice, int_tuple, number, positive_int
 from kerasbatch.config.fields import setting
 from kerasbatch.config.run import RunConfig
 
@@ -19,14 +19,20 @@ class ProfileConfig:
     find_max: bool = setting(False, "Also find the largest batch that fits (doubling, then bisection).",
                              aliases=("--max",))
     warmup_steps: int = setting(5, "Untimed steps before the timed ones (graph tracing, caches).")
-    timed_steps: int = setting(20, "Steps timed per batch size.")
+    timed_steps: int = setting(20, "Steps timed per batch size (at least).")
+    timed_seconds: float = setting(0.3, "Seconds timed per batch size (at least): millisecond steps need more "
+                                        "than 20 for a stable median.")
     budget_seconds: float = setting(120.0, "Time allowed for finding the largest batch.")
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "batch_sizes", int_tuple("batch_sizes", self.batch_sizes))
         positive_int("warmup_steps", self.warmup_steps)
         positive_int("timed_steps", self.timed_steps)
+        number("timed_seconds", self.timed_seconds, 0.0, 600.0)
         number("budget_seconds", self.budget_seconds, 0.0, math.inf, open_low=True)
+
+
+PREDICTIONS = ("window", "trajectory")
 
 
 @dataclass(frozen=True)
@@ -45,6 +51,11 @@ class SuggestConfig:
     baseline_batch: int = setting(32, "The batch size the predicted speed-up is quoted against.")
     candidates: tuple[int, ...] = setting((), "Sizes to choose from; by default multiples of 8 doubling from 8 "
                                               "up to the largest that fits.")
+    tolerance: float = setting(0.25, "Sizes predicted within this fraction of the least time count as "
+                                     "equally good; the answer is uncertain when they span more than a doubling.")
+    prediction: str = setting("window", "Steps at a size from one noise scale read near the goal (window), or "
+                                        "from the base run's whole trajectory, stretch by stretch (trajectory).",
+                              choices=PREDICTIONS)
     run_suggestion: bool = setting(False, "Then train at the suggestion and record measured against predicted "
                                           "time.", aliases=("--run",))
 
@@ -52,4 +63,6 @@ class SuggestConfig:
         number("budget_seconds", self.budget_seconds, 0.0, math.inf, open_low=True)
         number("max_relative_error", self.max_relative_error, 0.0, 10.0, open_low=True)
         positive_int("baseline_batch", self.baseline_batch)
+        number("tolerance", self.tolerance, 0.0, 10.0)
+        choice("prediction", self.prediction, PREDICTIONS)
         object.__setattr__(self, "candidates", tuple(self.candidates) and int_tuple("candidates", self.candidates))

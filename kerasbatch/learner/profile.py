@@ -32,20 +32,22 @@ Progress = Callable[[str], None]
 
 
 def profile(config: ProfileConfig, store: Store | None = None, *, progress: Progress | None = None,
-            enough: Callable[[list[dict[str, Any]]], bool] | None = None) -> Profile:
+            enough: Callable[[list[dict[str, Any]]], bool] | None = None, prober: Prober | None = None) -> Profile:
     """Measure every size of ``config`` (and the largest that fits, with ``find_max``).
 
     Writes ``profile.json`` into the study when ``store`` is given. Sizes larger than the training set
     are left out (a step must see a full batch). Sizes are measured in ascending order; ``enough``, when
     given, is asked after each with the rows so far, and ``True`` ends the scan there (no larger size,
     no search for the largest): how a caller that knows no larger size can help saves their cost.
+    ``prober``, a :class:`Prober` the caller started earlier for ``config`` (its child's start-up overlapping
+    other work), is used and closed.
     """
     from kerasbatch.training import train
 
     dataset = train.validate(config.run.with_batch_size(min(config.batch_sizes)))
     sizes = sorted(b for b in set(config.batch_sizes) if b <= dataset.n_train)
     started = time.perf_counter()
-    prober = _Prober(config, progress)
+    prober = prober or Prober(config, progress)
     try:
         rows: list[dict[str, Any]] = []
         largest, reason = None, None
@@ -76,7 +78,7 @@ def _alignment_warning(batch_size: int, policy: str | None) -> str | None:
     return None
 
 
-def _find_max(prober: _Prober, rows: list[dict[str, Any]], limit: int, deadline: float) -> tuple[int | None, str]:
+def _find_max(prober: Prober, rows: list[dict[str, Any]], limit: int, deadline: float) -> tuple[int | None, str]:
     """The largest batch that fits, and why not larger: double, then bisect; stop at ``deadline``."""
     fit = [r["batch_size"] for r in rows if r["status"] == "ok"]
     failed = [r["batch_size"] for r in rows if r["status"] != "ok"]
@@ -102,13 +104,34 @@ def _find_max(prober: _Prober, rows: list[dict[str, Any]], limit: int, deadline:
         low, high = (middle, high) if row["status"] == "ok" else (low, middle)
 
 
-class _Prober:
-    """Children that measure sizes; a child that runs out of memory or dies is replaced."""
+class Prober:
+    """Children that measure sizes; a child that runs out of memory or dies is replaced.
 
-    def __init__(self, config: ProfileConfig, progress: Progress | None) -> None:
+    :meth:`start` launches a child without waiting for it: it imports TensorFlow and loads the data
+    while the caller does something else. ``startup_seconds`` counts only the time spent waiting for
+    children to be ready.
+    """
+
+    def __init__(self, config: ProfileConfig, progress: Progress | None = None) -> None:
         self.config, self.progress = config, progress
         self.child: subprocess.Popen | None = None
-        self.children, self.startup_seconds, self._last = 0, 0.0, 0
+        self.children, self.startup_seconds, self._last, self._ready = 0, 0.0, 0, False
+
+    def start(self) -> Prober:
+        """Launch a child (if none runs) and return at once."""
+        if self.child is None:
+            env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")}
+            self.child = subprocess.Popen([sys.executable, "-m", "kerasbatch.learner.profile"], stdin=subprocess.PIPE,
+                                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env,
+                                          cwd=os.getcwd())
+            request = {"run": self.config.run.to_dict(), "warmup_steps": self.config.warmup_steps,
+                       "timed_steps": self.config.timed_steps, "timed_seconds": self.config.timed_seconds,
+                       "sys_path": sys.path}
+            self.child.stdin.write(json.dumps(request) + "\n")
+            self.child.stdin.flush()
+            self.children += 1
+            self._ready = False
+        return self
 
     def measure(self, sizes: Iterable[int]) -> list[dict[str, Any]]:
         rows = []
@@ -137,21 +160,14 @@ class _Prober:
         return {"batch_size": batch_size, "status": status, "error": f"probe process ended with exit status {code}"}
 
     def _child(self) -> subprocess.Popen:
-        if self.child is None:
-            started = time.perf_counter()
-            env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")}
-            self.child = subprocess.Popen([sys.executable, "-m", "kerasbatch.learner.profile"], stdin=subprocess.PIPE,
-                                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env,
-                                          cwd=os.getcwd())
-            request = {"run": self.config.run.to_dict(), "warmup_steps": self.config.warmup_steps,
-                       "timed_steps": self.config.timed_steps, "sys_path": sys.path}
-            self.child.stdin.write(json.dumps(request) + "\n")
-            self.child.stdin.flush()
+        started = time.perf_counter()
+        self.start()
+        if not self._ready:
             ready = self.child.stdout.readline()  # the child has imported TensorFlow and loaded the data
             self.startup_seconds += time.perf_counter() - started
-            self.children += 1
             if not ready:
                 raise RuntimeError(f"the profiling process failed to start (exit status {self.child.wait()})")
+            self._ready = True
         return self.child
 
     def close(self) -> None:
@@ -192,7 +208,8 @@ def _child_main() -> None:
     dataset = data.load(config.data)
     print("ready", flush=True)
     with train.run_scope(precision.resolve(config.precision), config.seed):
-        prober = _SizeProber(config, dataset, request["warmup_steps"], request["timed_steps"])
+        prober = _SizeProber(config, dataset, request["warmup_steps"], request["timed_steps"],
+                             request.get("timed_seconds", 0.0))
         for line in sys.stdin:
             print(json.dumps(prober.measure(json.loads(line)["batch_size"])), flush=True)
 
@@ -206,9 +223,10 @@ class _SizeProber:
     sizes do not change what a step costs.
     """
 
-    def __init__(self, config: RunConfig, dataset, warmup_steps: int, timed_steps: int) -> None:
+    def __init__(self, config: RunConfig, dataset, warmup_steps: int, timed_steps: int,
+                 timed_seconds: float = 0.0) -> None:
         self.config, self.dataset = config, dataset
-        self.warmup_steps, self.timed_steps = warmup_steps, timed_steps
+        self.warmup_steps, self.timed_steps, self.timed_seconds = warmup_steps, timed_steps, timed_seconds
         self.model = None
 
     def measure(self, batch_size: int) -> dict[str, Any]:
@@ -232,8 +250,9 @@ class _SizeProber:
             self.model = self.model or train.compile_model(config, self.dataset)
             batches = data.pipeline(self.dataset.x_train, self.dataset.y_train, batch_size, training=True,
                                     seed=config.seed).repeat()
-            history = self.model.fit(batches, epochs=1, steps_per_epoch=self.warmup_steps + self.timed_steps,
-                                     callbacks=[meter], verbose=0)
+            enough = _enough(self.warmup_steps, self.timed_steps, self.timed_seconds)
+            history = self.model.fit(batches, epochs=1, steps_per_epoch=self.warmup_steps + enough.most,
+                                     callbacks=[meter, enough], verbose=0)
         except Exception as exc:  # reported on the row; the next size is measured in a fresh process
             if out_of_memory(exc):
                 return {**row, "status": "oom", "error": first_line(exc)}
@@ -246,6 +265,27 @@ class _SizeProber:
         else:  # ru_maxrss is in KiB on Linux: the process's peak resident memory grew by this much
             row["peak_memory_mb"] = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before) / 1024
         return row
+
+
+def _enough(warmup: int, steps: int, seconds: float, most: int = 5000):
+    """A callback that ends the timed steps once there are ``steps`` of them and they took ``seconds``
+    (``.most``: the steps to ask ``fit`` for, an upper bound)."""
+    import keras
+
+    class Enough(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.most = max(steps, most) if seconds > 0 else steps
+            self.done, self.began = 0, time.perf_counter()
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.done += 1
+            if self.done == warmup:
+                self.began = time.perf_counter()
+            elif self.done >= warmup + steps and time.perf_counter() - self.began >= seconds:
+                self.model.stop_training = True
+
+    return Enough()
 
 
 if __name__ == "__main__":
