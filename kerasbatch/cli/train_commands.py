@@ -35,7 +35,8 @@ TUNE_FIELDS = ("tuner", "max_trials", "batch_sizes", "lr_range", "objective", "l
 
 PROFILE_FIELDS = ("batch_sizes", "find_max", "warmup_steps", "timed_steps", "budget_seconds")
 
-SUGGEST_FIELDS = ("budget_seconds", "max_relative_error", "baseline_batch", "candidates", "run_suggestion")
+SUGGEST_FIELDS = ("budget_seconds", "max_relative_error", "baseline_batch", "candidates", "tolerance", "prediction",
+                  "run_suggestion")
 
 def run_config(params: dict[str, Any]) -> cfg.RunConfig:
     return cfg.RunConfig.from_flat({k: v for k, v in params.items() if k in cfg.FLAT_FIELDS})
@@ -141,7 +142,7 @@ def profile(**params: Any) -> int:
 @click.option("--json", "as_json", is_flag=True, help="Print the suggestion as one JSON object.")
 def suggest(**params: Any) -> int:
     """Suggest the batch size and learning rate that reach --target soonest on this machine."""
-    from kerasbatch.learner.suggest import suggest as suggest_api
+    from kerasbatch.learner.suggest import describe_confidence, suggest as suggest_api
 
     quiet, verbose = output_mode(params)
     config = CONFIGS["suggest"](params)
@@ -162,6 +163,7 @@ def suggest(**params: Any) -> int:
                f"{result.learning_rate:.4g}; noise scale {result.noise_scale:.4g} "
                f"({result.noise_scale_interval[0]:.4g}–{result.noise_scale_interval[1]:.4g}); predicted "
                f"{result.predicted_speedup:.2f}× faster than batch {result.baseline_batch}")
+    click.echo(describe_confidence(result))
     return 0
 
 @click.command()

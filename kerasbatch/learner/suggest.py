@@ -4,15 +4,23 @@ The learner has two halves (McCandlish et al. 2018; Qiao et al. 2021); the arith
 is :mod:`kerasbatch.learner.predict`:
 
 1. **statistics** — train from scratch at the base batch ``B0`` with the configured rate and measure the
-   gradient noise scale ``B_noise`` with the diagnostics' estimator, where it matters: it grows as the loss
-   falls, so the value used is the one measured as the target is approached, and the run goes on until
-   its relative standard error is below ``max_relative_error`` or the budget is spent;
-2. **hardware** — :mod:`kerasbatch.learner.profile` measures the step time ``t(B)`` of candidate sizes.
+   gradient noise scale ``B_noise`` with the diagnostics' estimator (for Adam and AdamW, of the gradients
+   divided by Adam's second moment, as AdaptDL does). It grows as the loss falls, so the value quoted is
+   the one measured as the goal is approached. The goal is the target; when the run stops short of it
+   (its validation accuracy stops rising, or the budget is spent), the best accuracy it reached.
+2. **hardware** — :mod:`kerasbatch.learner.profile` measures the step time ``t(B)`` of candidate sizes
+   (its child process starts while the measuring run trains).
 
-Steps to the target follow ``S(B) = S_min (1 + B_noise/B)``, so the time is
-``T(B) = S_min (1 + B_noise/B) t(B)``; ``S_min`` cancels when sizes are compared, and the suggestion is the
-``B`` that minimises ``(1 + B_noise/B) t(B)``. Its learning rate follows the noise-scale rule
-``lr(B) = lr0 (1 + B_noise/B0) / (1 + B_noise/B)`` (§2.2 there; derived for SGD).
+Steps to the goal follow ``S(B) = S_min (1 + B_noise/B)`` (:mod:`kerasbatch.learner.predict`, one noise
+scale or piecewise over the base run), so the time is ``T(B) = S(B) t(B)``, and the suggestion is the
+``B`` that minimises it. Its learning rate follows the noise-scale rule
+``lr(B) = lr0 (1 + B_noise/B0) / (1 + B_noise/B)`` for SGD (§2.2 there) and the Adam rule of Li et al.
+2024 for Adam and AdamW (:mod:`kerasbatch.config.scaling`).
+
+Every answer says how sure it is (:attr:`Suggestion.confidence`): whether the target was reached, the
+noise scale's relative error against ``max_relative_error``, and the sizes its interval allows. An
+uncertain answer takes the smallest of those sizes: the one whose cost, if the noise scale is smaller
+than measured, is the least.
 """
 
 from __future__ import annotations
@@ -27,8 +35,8 @@ from typing import Any
 from kerasbatch.config.learner import SuggestConfig
 from kerasbatch.config.run import RunConfig
 from kerasbatch.errors import KerasbatchError
-from kerasbatch.learner.predict import candidate_sizes, larger_sizes_cannot_help, predict
-from kerasbatch.noise.window import noise_in_window, trajectory
+from kerasbatch.learner.predict import StepsModel, candidate_sizes, larger_sizes_cannot_help, predict
+from kerasbatch.noise.window import goal_epoch, noise_in_window, stretches, trajectory
 from kerasbatch.store import SUGGESTION, Store, make_dir, write_json
 
 Progress = Callable[[str], None]
@@ -47,6 +55,13 @@ class NoiseMeasurement:
     trajectory: list[float]  # per-epoch noise scale, in order
     steps_to_target: int | None
     seconds: float
+    target_reached: bool = False
+    goal_epoch: int | None = None  # the target's epoch, or the first at the best accuracy
+    goal_accuracy: float | None = None
+    steps_to_goal: int | None = None
+    stretches: list[tuple[float, float]] = field(default_factory=list)  # (epochs, B_noise) up to the goal
+    preconditioned: bool = False  # the gradients were divided by Adam's second moment
+    stopped_because: str | None = None
 
     @property
     def interval(self) -> tuple[float, float]:
@@ -71,6 +86,13 @@ class Suggestion:
     cost_seconds: float = math.nan
     predicted_seconds_to_target: float | None = None
     measured: dict[str, Any] | None = None
+    confidence: dict[str, Any] = field(default_factory=dict)
+    lr_scaling: str = "noise"
+    cost: dict[str, float] = field(default_factory=dict)  # seconds: measuring, profiling, in all
+
+    @property
+    def confident(self) -> bool:
+        return self.confidence.get("level") == "confident"
 
     @property
     def table(self):
@@ -99,29 +121,45 @@ def suggest(config: SuggestConfig, store: Store, *, progress: Progress | None = 
     started = time.perf_counter()
     base = config.run.optim.base_batch
     dataset = train.validate(config.run.with_batch_size(base))
-    _say(progress, f"measuring the gradient noise scale at batch {base} (budget {config.budget_seconds:g} s) …")
-    measured = measure_noise(config, store, verbose=verbose)
-    low, high = measured.interval
-    _say(progress, f"noise scale {measured.noise_scale:.4g} (95% interval {low:.4g}–{high:.4g}), "
-                   f"epochs {measured.window[0]}–{measured.window[1]}")
-    largest = dataset.n_train
-    sizes = list(config.candidates) or candidate_sizes(largest, config.baseline_batch)
+    sizes = list(config.candidates) or candidate_sizes(dataset.n_train, config.baseline_batch)
     profile_config = profiler.ProfileConfig(run=config.run, batch_sizes=tuple(sizes), find_max=not config.candidates)
-    _say(progress, f"profiling up to {len(sizes)} batch sizes, ascending, until larger ones cannot help …")
-    measured_profile = profiler.profile(profile_config, store, progress=progress,
-                                        enough=_enough(high, config.baseline_batch))
+    prober = profiler.Prober(profile_config, progress).start()  # its start-up overlaps the measuring run
+    try:
+        _say(progress, f"measuring the gradient noise scale at batch {base} (budget {config.budget_seconds:g} s) …")
+        measured = measure_noise(config, store, verbose=verbose)
+        measuring = time.perf_counter() - started
+        low, high = measured.interval
+        _say(progress, f"noise scale {measured.noise_scale:.4g} (95% interval {low:.4g}–{high:.4g}), epochs "
+                       f"{measured.window[0]}–{measured.window[1]}; the run {measured.stopped_because}")
+        model = _steps_model(config, measured)
+        _say(progress, f"profiling up to {len(sizes)} batch sizes, ascending, until larger ones cannot help …")
+        measured_profile = profiler.profile(profile_config, store, progress=progress, prober=prober,
+                                            enough=_enough(model.scaled(high / measured.noise_scale),
+                                                           config.baseline_batch))
+    finally:
+        prober.close()
     step_times = measured_profile.step_times()
     if measured_profile.max_batch_size and not config.candidates:
         step_times = {b: t for b, t in step_times.items() if b <= measured_profile.max_batch_size}
+    rule = adam_or_noise(config.run.optim.optimizer)
     choice = predict(measured.noise_scale, measured.interval, step_times, base_batch=base,
-                     base_lr=config.run.optim.learning_rate, baseline_batch=config.baseline_batch)
+                     base_lr=config.run.optim.learning_rate, baseline_batch=config.baseline_batch,
+                     stretches=measured.stretches, prediction=config.prediction, rule=rule,
+                     tolerance=config.tolerance)
+    confidence = judge(config, measured, choice["batch_size_interval"], dataset.n_train)
+    if confidence["level"] != "confident":
+        choice = _take_smallest_defensible(choice)
     suggestion = Suggestion(noise_scale=measured.noise_scale, noise_scale_interval=measured.interval,
                             baseline_batch=config.baseline_batch, measurement=dataclasses.asdict(measured),
-                            cost_seconds=time.perf_counter() - started, **choice)
-    if measured.steps_to_target:
-        s_min = measured.steps_to_target / (1.0 + measured.noise_scale / base)
-        steps = s_min * (1.0 + measured.noise_scale / suggestion.batch_size)
-        suggestion.predicted_seconds_to_target = steps * step_times[suggestion.batch_size]
+                            confidence=confidence, lr_scaling=rule, **choice)
+    steps = measured.steps_to_goal
+    if steps:
+        suggestion.predicted_seconds_to_target = (steps * model.factor(suggestion.batch_size)
+                                                  * step_times[suggestion.batch_size])
+    suggestion.cost_seconds = time.perf_counter() - started
+    suggestion.cost = {"measuring": measuring, "profiling": suggestion.cost_seconds - measuring,
+                       "profile_startup": measured_profile.startup_seconds, "total": suggestion.cost_seconds}
+    _say(progress, describe_confidence(suggestion))
     if config.run_suggestion:
         suggestion.measured = _run_suggestion(config, suggestion, store, verbose)
     make_dir(store.study_dir)
@@ -129,9 +167,68 @@ def suggest(config: SuggestConfig, store: Store, *, progress: Progress | None = 
     return suggestion
 
 
+def adam_or_noise(optimizer: str) -> str:
+    """The rate rule the learner uses: Li et al.'s for Adam and AdamW, McCandlish et al.'s for SGD."""
+    return "adam" if optimizer in ("adam", "adamw") else "noise"
+
+
+def judge(config: SuggestConfig, measured: NoiseMeasurement, batch_range: tuple[int, int],
+          n_train: int) -> dict[str, Any]:
+    """How far the measurement supports a choice: ``level`` (confident or uncertain) and why."""
+    target, base = config.run.target, measured.batch_size
+    reasons = []
+    if target is not None and not measured.target_reached:
+        reached = "it recorded no validation accuracy" if measured.goal_accuracy is None else (
+            f"it levelled off at {measured.goal_accuracy:.4g} by epoch {measured.goal_epoch}")
+        reasons.append(f"the target {target:g} was not reached at batch {base} ({reached}); the choice is for "
+                       f"reaching what that run reached")
+    if not measured.relative_error <= config.max_relative_error:
+        reasons.append(f"the noise scale's relative error {measured.relative_error:.2g} is above "
+                       f"max_relative_error {config.max_relative_error:g}")
+    low, high = batch_range
+    if high > 2 * low:
+        reasons.append(f"sizes {low}–{high} are all predicted within {config.tolerance:.0%} of the least time: "
+                       "the measurements cannot tell them apart")
+    return {"level": "uncertain" if reasons else "confident", "reasons": reasons, "target": target,
+            "target_reached": measured.target_reached, "goal_accuracy": measured.goal_accuracy,
+            "relative_error": measured.relative_error, "max_relative_error": config.max_relative_error,
+            "batch_range": tuple(batch_range), "tolerance": config.tolerance, "training_examples": n_train}
+
+
+def describe_confidence(suggestion: Suggestion) -> str:
+    """One line: how sure the suggestion is, and what it chose from."""
+    confidence = suggestion.confidence
+    low, high = confidence["batch_range"]
+    within = f"within {suggestion.confidence.get('tolerance', 0):.0%} of the least predicted time"
+    sizes = f"batch sizes {low}–{high} are {within}" if low != high else f"only batch {low} is {within}"
+    whole = (f"; batch {suggestion.batch_size} is the whole training set"
+             if suggestion.batch_size >= confidence["training_examples"] else "")
+    if confidence["level"] == "confident":
+        return (f"confidence: confident (target reached, relative error {confidence['relative_error']:.2g} ≤ "
+                f"{confidence['max_relative_error']:g}); {sizes}{whole}")
+    return (f"confidence: uncertain — {'; '.join(confidence['reasons'])}; {sizes}: chose {suggestion.batch_size}, "
+            f"the smallest{whole}")
+
+
+def _take_smallest_defensible(choice: dict[str, Any]) -> dict[str, Any]:
+    """The choice moved to the smallest size of its range, with that size's rate and speed-up."""
+    low = choice["batch_size_interval"][0]
+    rows = [dict(r, suggested=r["batch_size"] == low) for r in choice["candidates"]]
+    row = next(r for r in rows if r["batch_size"] == low)
+    return {**choice, "batch_size": low, "learning_rate": row["learning_rate"], "predicted_speedup": row["speedup"],
+            "candidates": rows}
+
+
+def _steps_model(config: SuggestConfig, measured: NoiseMeasurement) -> StepsModel:
+    if config.prediction == "trajectory" and measured.stretches:
+        return StepsModel(tuple(measured.stretches), measured.batch_size)
+    return StepsModel.window(measured.noise_scale, measured.batch_size)
+
+
 def suggested_config(config: SuggestConfig, suggestion: Suggestion) -> RunConfig:
-    """``config.run`` at the suggested batch, its rate set by the noise-scale rule."""
-    optim = dataclasses.replace(config.run.optim, lr_scaling="noise", noise_scale=suggestion.noise_scale)
+    """``config.run`` at the suggested batch, its rate set by the noise-scale (SGD) or Adam rule."""
+    optim = dataclasses.replace(config.run.optim, lr_scaling=adam_or_noise(config.run.optim.optimizer),
+                                noise_scale=suggestion.noise_scale)
     return dataclasses.replace(config.run, batch_size=suggestion.batch_size, optim=optim)
 
 
@@ -149,22 +246,28 @@ def measure_noise(config: SuggestConfig, store: Store, *, verbose: int = 0) -> N
     every = max(1, min(run.diagnostics_every, steps_per_epoch // 8))
     # Stopped by the watch: at the target, by the budget, or (without a target) once the error is small.
     run = dataclasses.replace(run, diagnostics=(), stop_at_target=False, epochs=max(run.epochs, 1000))
+    preconditioned = adam_or_noise(run.optim.optimizer) == "adam"
     noise = GradientNoise(probe_batches(run, dataset), micro_batches=run.micro_batches, every=every,
-                          population=dataset.n_train)
+                          population=dataset.n_train, preconditioned=preconditioned)
     watch = NoiseWatch(noise, run.target, config.max_relative_error, config.budget_seconds)
     result = train.run(run, store, "noise", verbose=verbose, callbacks=[noise, watch])
     if result.skipped:
         raise KerasbatchError(f"{str(result.path)!r} holds an earlier measurement; use another --study")
-    if result.ok:
-        watch.measure_more()
+    epoch, reached = goal_epoch(watch.accuracy, run.target)
+    if reached:
+        watch.measure_more()  # at the weights that reached the target, the last epoch's
     value, error, window = noise_in_window(watch.estimates, watch.accuracy, run.target)
     if not math.isfinite(value):
-        raise KerasbatchError("the gradient noise scale could not be measured: every |G|² estimate was noise; "
-                              "give it a larger --budget-seconds")
+        raise KerasbatchError("the gradient noise scale could not be measured: every |G|² estimate was noise "
+                              f"(the run {watch.stopped_because or 'ended'}); give it a larger --budget-seconds")
+    last = epoch or max(e for e, _, _ in watch.estimates)
     return NoiseMeasurement(noise_scale=value, relative_error=error, batch_size=run.batch_size,
                             micro_batch_size=int(noise.micro_batch), window=window,
                             trajectory=trajectory(watch.estimates), steps_to_target=result.summary.get("steps_to_target"),
-                            seconds=result.summary["train_seconds"])
+                            seconds=result.summary["train_seconds"], target_reached=reached, goal_epoch=epoch,
+                            goal_accuracy=watch.accuracy.get(epoch), steps_to_goal=(result.summary.get("steps_to_target") if reached else None) or last * steps_per_epoch,
+                            stretches=stretches(watch.estimates, last), preconditioned=preconditioned,
+                            stopped_because=watch.stopped_because or "ended")
 
 
 def _run_suggestion(config: SuggestConfig, suggestion: Suggestion, store: Store, verbose: int) -> dict[str, Any]:
@@ -178,13 +281,13 @@ def _run_suggestion(config: SuggestConfig, suggestion: Suggestion, store: Store,
             "final_val_accuracy": result.summary.get("final_val_accuracy")}
 
 
-def _enough(noise_scale: float, baseline_batch: int) -> Callable[[list[dict[str, Any]]], bool]:
+def _enough(noise: StepsModel, baseline_batch: int) -> Callable[[list[dict[str, Any]]], bool]:
     """The profile's stopping rule: the baseline is measured and no larger size can be faster."""
     from kerasbatch.training.step_time import step_times
 
     def enough(rows: list[dict[str, Any]]) -> bool:
         return (rows[-1]["batch_size"] >= baseline_batch
-                and larger_sizes_cannot_help(noise_scale, step_times(rows)))
+                and larger_sizes_cannot_help(noise, step_times(rows)))
     return enough
 
 
