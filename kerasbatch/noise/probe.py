@@ -14,6 +14,10 @@ gradients underflow otherwise) and the gradients are unscaled, in float32, befor
 ``preconditioned=True`` measures the gradients Adam steps along: each is divided by Adam's
 bias-corrected second moment, ``g / (sqrt(v̂) + ε)``, before any statistic (AdaptDL's noise scale for
 Adam, Qiao et al. 2021, App. B): a coordinate Adam scales up counts for more, as it does in the step.
+The second moment is the one Adam would hold after a step on the probe's whole gradient ``ḡ``,
+``v̂ = (β₂ v + (1 - β₂) ḡ²) / (1 - β₂^(t+1))``, one divisor for every micro-batch: early in training, a
+coordinate whose past gradients were all zero would otherwise be divided by ``ε`` alone and swamp
+every statistic (as it never swamps Adam's step, which includes the current gradient).
 """
 
 from __future__ import annotations
@@ -81,12 +85,16 @@ def _seed_positions(model) -> list[int]:
 
 
 def _precondition(grads, moments):
-    """Each micro-batch's gradients divided by Adam's ``sqrt(v̂) + ε`` (``moments`` as
-    :func:`kerasbatch.optim.state.second_moments`, with tensors)."""
+    """Each micro-batch's gradients divided by ``sqrt(v̂) + ε``, ``v̂`` Adam's second moment after a step
+    on the mean gradient (``moments``: ``(v, β₂, 1 - β₂^(t+1), ε)``, tensors)."""
     import tensorflow as tf
 
-    velocities, correction, epsilon = moments
-    divisors = [tf.sqrt(tf.cast(v, tf.float32) / correction) + epsilon for v in velocities]
+    velocities, beta_2, correction, epsilon = moments
+    divisors = []
+    for v, parts in zip(velocities, zip(*grads)):
+        mean = tf.add_n(list(parts)) / len(parts)
+        divisors.append(tf.sqrt((beta_2 * tf.cast(v, tf.float32) + (1.0 - beta_2) * tf.square(mean)) / correction)
+                        + epsilon)
     return [[g / d for g, d in zip(chain, divisors)] for chain in grads]
 
 
@@ -222,8 +230,9 @@ def micro_batch_sq_norms(model, x, y, micro_batches: int, *, seeds: ProbeSeeds |
         moments = second_moments(model)
         if moments is None:
             return None
-        velocities, correction, epsilon = moments
-        moments = ([v.value for v in velocities], tf.constant(correction, tf.float32), tf.constant(epsilon, tf.float32))
+        velocities, beta_2, steps, epsilon = moments
+        moments = ([v.value for v in velocities], tf.constant(beta_2, tf.float32),
+                   tf.constant(1.0 - beta_2 ** (steps + 1), tf.float32), tf.constant(epsilon, tf.float32))
     step, positions = _traced_step(model, micro_batches)  # traced once unscaled, once scaled
     seeds = ProbeSeeds() if seeds is None else seeds
     norms, seeds.state = step(tf.nest.map_structure(tf.convert_to_tensor, x), tf.convert_to_tensor(y),

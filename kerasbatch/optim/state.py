@@ -41,11 +41,12 @@ def loss_scale(optimizer) -> float | None:
     return float(keras.ops.convert_to_numpy(optimizer.scale_loss(1.0)))
 
 
-def second_moments(model) -> tuple[list, float, float] | None:
-    """``(v, 1 - β₂^t, ε)`` of an Adam or AdamW optimizer, ``v[i]`` the second-moment estimate of
-    ``model.trainable_variables[i]``: what Adam divides a gradient by is ``sqrt(v / (1 - β₂^t)) + ε``.
+def second_moments(model) -> tuple[list, float, int, float] | None:
+    """``(v, β₂, t, ε)`` of an Adam or AdamW optimizer after ``t`` steps, ``v[i]`` the second-moment
+    estimate of ``model.trainable_variables[i]`` (Adam divides a gradient by ``sqrt(v̂) + ε``,
+    ``v̂ = v / (1 - β₂^t)``).
 
-    None for another optimizer, or before its first step (``v`` is still zero then).
+    None for another optimizer, or before its first step (it holds no second moment yet).
     """
     optimizer = getattr(model, "optimizer", None)
     inner = getattr(optimizer, "inner_optimizer", optimizer)
@@ -55,7 +56,7 @@ def second_moments(model) -> tuple[list, float, float] | None:
     if steps == 0:
         return None
     velocities = [inner._velocities[inner._get_variable_index(v)] for v in model.trainable_variables]
-    return velocities, 1.0 - float(inner.beta_2) ** steps, float(inner.epsilon)
+    return velocities, float(inner.beta_2), steps, float(inner.epsilon)
 
 
 def save_model(model: keras.Model, path: str | Path) -> None:
