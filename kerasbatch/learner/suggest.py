@@ -199,15 +199,16 @@ def describe_confidence(suggestion: Suggestion) -> str:
     """One line: how sure the suggestion is, and what it chose from."""
     confidence = suggestion.confidence
     low, high = confidence["batch_range"]
-    within = f"within {suggestion.confidence.get('tolerance', 0):.0%} of the least predicted time"
-    sizes = f"batch sizes {low}–{high} are {within}" if low != high else f"only batch {low} is {within}"
+    within = f"within {confidence.get('tolerance', 0):.0%} of the least predicted time"
     whole = (f"; batch {suggestion.batch_size} is the whole training set"
              if suggestion.batch_size >= confidence["training_examples"] else "")
     if confidence["level"] == "confident":
+        sizes = f"batch sizes {low}–{high} are {within}" if low != high else f"only batch {low} is {within}"
         return (f"confidence: confident (target reached, relative error {confidence['relative_error']:.2g} ≤ "
                 f"{confidence['max_relative_error']:g}); {sizes}{whole}")
-    return (f"confidence: uncertain — {'; '.join(confidence['reasons'])}; {sizes}: chose {suggestion.batch_size}, "
-            f"the smallest{whole}")
+    sizes = f"the smallest of the sizes {low}–{high} {within}" if low != high else f"the only size {within}"
+    return (f"confidence: uncertain — {'; '.join(confidence['reasons'])}; chose {suggestion.batch_size}, "
+            f"{sizes}{whole}")
 
 
 def _take_smallest_defensible(choice: dict[str, Any]) -> dict[str, Any]:
@@ -244,8 +245,12 @@ def measure_noise(config: SuggestConfig, store: Store, *, verbose: int = 0) -> N
     steps_per_epoch = dataset.n_train // run.batch_size
     # Several measurements an epoch, so that the error bar has samples to come from.
     every = max(1, min(run.diagnostics_every, steps_per_epoch // 8))
-    # Stopped by the watch: at the target, by the budget, or (without a target) once the error is small.
-    run = dataclasses.replace(run, diagnostics=(), stop_at_target=False, epochs=max(run.epochs, 1000))
+    # Stopped at the step that reaches the target (evaluated eight times an epoch: an epoch's end would
+    # overshoot it by half an epoch on average, the measuring run's largest cost), else by the watch: a
+    # plateau, the budget, or (without a target) an error small enough.
+    run = dataclasses.replace(run, diagnostics=(), stop_at_target=run.target is not None,
+                              eval_every_steps=max(1, steps_per_epoch // 8) if run.target is not None else None,
+                              epochs=max(run.epochs, 1000))
     preconditioned = adam_or_noise(run.optim.optimizer) == "adam"
     noise = GradientNoise(probe_batches(run, dataset), micro_batches=run.micro_batches, every=every,
                           population=dataset.n_train, preconditioned=preconditioned)
