@@ -105,6 +105,14 @@ def test_suggest_command_prints_one_json_object_and_writes_the_suggestion(tmp_pa
     assert got["measured"]["status"] == "ok" and got["measured"]["run_id"] == f"suggested_bs{got['batch_size']}"
     assert json.loads((tmp_path / "s" / "suggestion.json").read_text())["batch_size"] == got["batch_size"]
     assert (tmp_path / "s" / "profile.json").is_file()
+    # How sure it is: a level, its reasons, and the sizes it would defend, the choice among them.
+    confidence = got["confidence"]
+    assert confidence["level"] in ("confident", "uncertain") and (confidence["level"] == "confident") == (
+        not confidence["reasons"])
+    assert confidence["max_relative_error"] == 0.2 and confidence["target"] == 0.95
+    low, high = confidence["batch_range"]
+    assert low <= got["batch_size"] <= high and {low, high} <= {32, 128, 512}
+    assert "confidence: " in err
 
 
 def test_the_study_command_prints_the_mean_and_std_table_and_compare_shows_it_too(study, capsys):

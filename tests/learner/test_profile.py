@@ -1,6 +1,7 @@
 """The hardware profile: measured sizes, sizes that do not fit, and the largest batch that fits."""
 
 import json
+import time
 
 from kerasbatch.config.run import DataConfig, ModelConfig, RunConfig
 from kerasbatch.config.learner import ProfileConfig
@@ -53,3 +54,26 @@ def test_a_scan_ends_where_the_caller_has_enough_and_skips_the_search_for_the_la
     assert [r["batch_size"] for r in result.rows] == [32, 64]
     assert asked == [[32], [32, 64]]
     assert result.max_batch_size is None and result.max_reason == "no size above 64 can be faster"
+
+
+def test_millisecond_steps_are_timed_for_at_least_the_seconds_asked():
+    from types import SimpleNamespace
+
+    from kerasbatch.learner.profile import _enough
+
+    def steps_until_stopped(callback, step_seconds):
+        callback.set_model(SimpleNamespace(stop_training=False))
+        for step in range(callback.most + 5):
+            time.sleep(step_seconds)
+            callback.on_train_batch_end(step)
+            if callback.model.stop_training:
+                return step + 1
+        return None
+
+    # Steps of at least 1 ms: 20 timed steps take about 20 ms, so it times more of them to reach 0.1 s
+    # (after 5 warm-up steps), at most 100.
+    callback = _enough(5, 20, 0.1)
+    steps = steps_until_stopped(callback, 0.001)
+    assert 5 + 20 < steps <= 5 + 101 and time.perf_counter() - callback.began >= 0.1
+    # Without a time floor, exactly the warm-up and the timed steps.
+    assert steps_until_stopped(_enough(5, 20, 0.0), 0.001) == 25

@@ -75,3 +75,36 @@ def test_a_build_that_returns_an_uncompiled_model_or_a_bad_rule_is_refused():
     wrapped = BatchSizeAndRate(lambda hp: keras.Sequential([keras.Input((8,)), keras.layers.Dense(2)]))
     with pytest.raises(ValueError, match="compiled model"):
         wrapped.build(kt.HyperParameters())
+
+
+def test_a_chief_and_a_worker_share_a_search_over_the_wrapped_hypermodel(tmp_path):
+    import subprocess
+    import sys
+
+    from tests.searches import ENV, ROOT, free_port
+
+    script, port = str(ROOT / "tests" / "tuning" / "wrapped_search.py"), free_port()
+
+    def start(tuner_id):
+        env = {**ENV, "KERASTUNER_TUNER_ID": tuner_id, "KERASTUNER_ORACLE_IP": "127.0.0.1",
+               "KERASTUNER_ORACLE_PORT": port}
+        return subprocess.Popen([sys.executable, script, str(tmp_path)], env=env, cwd=ROOT,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+    chief = start("chief")
+    worker = start("tuner0")
+    try:
+        worker_out, _ = worker.communicate(timeout=240)
+        chief.wait(timeout=60)
+    finally:
+        for process in (chief, worker):
+            if process.poll() is None:
+                process.kill()
+    assert worker.returncode == 0, worker_out[-2000:]
+    fits = [json.loads(line) for line in (tmp_path / "fits.jsonl").read_text().splitlines()]
+    # The worker trained all three trials, each at its searched batch and rate, with the user's "units".
+    assert len(fits) == 3 and {f["tuner"] for f in fits} == {"tuner0"}
+    assert all(f["given"] == f["batch_size"] in (16, 64) for f in fits)
+    assert all(f["rate"] == pytest.approx(f["searched_rate"], rel=1e-6) for f in fits)
+    oracle = json.loads((tmp_path / "p" / "oracle.json").read_text())
+    assert {"batch_size", "learning_rate", "units"} <= {h["config"]["name"] for h in oracle["hyperparameters"]["space"]}
