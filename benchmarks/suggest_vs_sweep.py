@@ -18,7 +18,9 @@ from this one process run:
   measured steps (median ``|log(predicted / measured)|`` over the sizes that reached the target; the
   window form, one noise scale, against the trajectory form, stretch by stretch), and each one's choice;
 - ``B_noise`` fitted to the sweep's steps to target (``S(B) = S_min (1 + B_noise/B)``) and the fit's R²;
-- for Adam workloads, the suggested batch trained under the ``sqrt`` and ``noise`` rules as well.
+- for Adam workloads, the suggested batch (unless it is the base batch, where every rule gives the same
+  rate) trained under the ``adam``, ``sqrt`` and ``noise`` rules, two seeds each: the mean seconds to
+  target under the others over those under ``adam`` (goal: ≥ 1).
 
     python benchmarks/suggest_vs_sweep.py [--datasets digits,mnist1d] [--out DIR]
 """
@@ -116,12 +118,17 @@ def compare(name: str, run: RunConfig, out: str) -> dict:
            "acc best": measured[best].get("final_val_accuracy") if best else math.nan}
     row["s2t window choice / best"] = _ratio(reached, row["window choice"], best)
     row["s2t trajectory choice / best"] = _ratio(reached, row["trajectory choice"], best)
-    if rule == "adam":  # the suggested batch under the other rules, from the same measured noise scale
-        for other in ("sqrt", "noise"):
-            summary, _ = train_to_target(run, chosen, other, suggestion.noise_scale, sweep_store, n_train,
-                                         name=f"bs{chosen}-{other}")
-            row[f"s2t under {other} / adam"] = ((summary.get("seconds_to_target") or math.inf) / reached[chosen]
-                                                if chosen in reached else math.nan)
+    if rule == "adam" and chosen != base:  # the suggested batch under each rule, two seeds each
+        mean = {}
+        for other in ("adam", "sqrt", "noise"):
+            seconds = []
+            for seed in (run.seed, run.seed + 1):
+                summary, _ = train_to_target(dataclasses.replace(run, seed=seed), chosen, other, suggestion.noise_scale,
+                                             sweep_store, n_train, name=f"bs{chosen}-{other}-seed{seed}")
+                seconds.append(summary.get("seconds_to_target") or math.inf)
+            mean[other] = float(np.mean(seconds))
+        row["s2t under sqrt / adam"] = mean["sqrt"] / mean["adam"]
+        row["s2t under noise / adam"] = mean["noise"] / mean["adam"]
     print(row)
     return row
 
