@@ -44,6 +44,7 @@ from kerasbatch.learner.predict import StepsModel, best_batch, candidate_sizes  
 from kerasbatch.noise.estimators import fit_steps_curve  # noqa: E402
 from kerasbatch.store import Store  # noqa: E402
 from kerasbatch.config.learner import SuggestConfig  # noqa: E402
+from kerasbatch.errors import KerasbatchError  # noqa: E402
 from kerasbatch.learner.suggest import adam_or_noise, suggest  # noqa: E402
 from workloads import evaluation_steps, workloads  # noqa: E402
 
@@ -148,7 +149,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="kerasbatch-suggest-") as scratch:
         names = args.datasets.split(",")
         for name, run in workloads(args.out or scratch, **{n: EPOCHS[n] for n in names}).items():
-            rows.append(compare(name, run, args.out or scratch))
+            try:
+                rows.append(compare(name, run, args.out or scratch))
+            except KerasbatchError as error:  # the learner's own refusal is a result too
+                print(f"{name}: {error}")
+                rows.append({"dataset": name, "suggested": f"error: {error}"})
     import pandas as pd
 
     with pd.option_context("display.width", 200, "display.max_columns", 20):

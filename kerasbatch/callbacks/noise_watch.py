@@ -77,10 +77,11 @@ class NoiseWatch(keras.callbacks.Callback):
     def measure_more(self, batch: int = 16, limit: int = 4096) -> None:
         """More estimates at the final weights, in batches of ``batch``, until the error is small enough,
         the budget is spent, ``limit`` estimates are filed, or as much time went on them as on the run
-        (the measurement never costs more than twice the training it measures)."""
+        and at least a twentieth of the budget (the measurement costs at most about twice the training
+        it measures; a run that reached its target within a few probes still gets enough of them)."""
         epoch = max(self.accuracy, default=1)
         began = time.perf_counter()
-        allowed = began - self._start
+        allowed = max(began - self._start, self.budget_seconds / 20)
         while (self.error() >= self.max_relative_error and not self.out_of_time() and len(self.estimates) < limit
                and time.perf_counter() - began < allowed):
             for _ in range(batch):

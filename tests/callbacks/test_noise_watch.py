@@ -17,8 +17,8 @@ class _Noise:
         self.estimates.append((self.rng.gauss(0.0, 1.0), 100.0))
 
 
-def _watch(target, **kwargs):
-    watch = NoiseWatch(_Noise(), target, max_relative_error=0.2, budget_seconds=3600.0, **kwargs)
+def _watch(target, budget_seconds=3600.0, **kwargs):
+    watch = NoiseWatch(_Noise(), target, max_relative_error=0.2, budget_seconds=budget_seconds, **kwargs)
     watch.set_model(SimpleNamespace(stop_training=False))
     return watch
 
@@ -52,7 +52,7 @@ def test_a_run_that_levels_off_below_the_target_stops_instead_of_spending_the_bu
 
 
 def test_extra_estimates_cost_no_more_time_than_the_run_they_measure():
-    watch = _watch(0.9)
+    watch = _watch(0.9, budget_seconds=2.0)  # a twentieth of it, 0.1 s, is less than the run's 0.2 s
     watch.on_epoch_end(0, {"val_accuracy": 0.95})
     watch._start -= 0.2  # the run took 200 ms
     began = time.perf_counter()
@@ -60,3 +60,11 @@ def test_extra_estimates_cost_no_more_time_than_the_run_they_measure():
     # The error stays above the limit: it stopped on time, after about as long as the run took.
     assert watch.error() >= 0.2 and len(watch.estimates) > 100
     assert 0.2 <= time.perf_counter() - began < 5.0  # without the cap it would not stop at all
+
+
+def test_a_run_over_within_a_few_probes_still_gets_a_twentieth_of_the_budget_for_more():
+    watch = _watch(0.9, budget_seconds=8.0)
+    watch.on_epoch_end(0, {"val_accuracy": 0.95})  # the run took a few milliseconds
+    began = time.perf_counter()
+    watch.measure_more(batch=1, limit=10**9)
+    assert 0.4 <= time.perf_counter() - began < 5.0
