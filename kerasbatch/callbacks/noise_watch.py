@@ -74,14 +74,20 @@ class NoiseWatch(keras.callbacks.Callback):
     def out_of_time(self) -> bool:
         return time.perf_counter() - self._start > self.budget_seconds
 
-    def measure_more(self, batch: int = 16, limit: int = 4096) -> None:
+    def restart(self) -> None:
+        """Forget the estimates filed so far (their kind changes: see :func:`kerasbatch.learner.suggest.measure_noise`)."""
+        self.estimates = []
+        self._seen = len(self.noise.estimates)
+
+    def measure_more(self, batch: int = 16, limit: int = 4096, epoch: int | None = None) -> None:
         """More estimates at the final weights, in batches of ``batch``, until the error is small enough,
-        the budget is spent, ``limit`` estimates are filed, or as much time went on them as on the run
-        and at least a twentieth of the budget (the measurement costs at most about twice the training
-        it measures; a run that reached its target within a few probes still gets enough of them)."""
-        epoch = max(self.accuracy, default=1)
+        the budget is spent, ``limit`` estimates are filed, or half as much time went on them as on the
+        run and at least a twentieth of the budget (the measurement costs at most about 1.5 times the
+        training it measures; a run that reached its target within a few probes still gets enough of
+        them). They are filed under ``epoch`` (by default the last)."""
+        epoch = epoch or max(self.accuracy, default=1)
         began = time.perf_counter()
-        allowed = max(began - self._start, self.budget_seconds / 20)
+        allowed = max((began - self._start) / 2, self.budget_seconds / 20)
         while (self.error() >= self.max_relative_error and not self.out_of_time() and len(self.estimates) < limit
                and time.perf_counter() - began < allowed):
             for _ in range(batch):

@@ -20,7 +20,7 @@ class ProfileConfig:
                              aliases=("--max",))
     warmup_steps: int = setting(5, "Untimed steps before the timed ones (graph tracing, caches).")
     timed_steps: int = setting(20, "Steps timed per batch size (at least).")
-    timed_seconds: float = setting(0.3, "Seconds timed per batch size (at least): millisecond steps need more "
+    timed_seconds: float = setting(0.2, "Seconds timed per batch size (at least): millisecond steps need more "
                                         "than 20 for a stable median.")
     budget_seconds: float = setting(120.0, "Time allowed for finding the largest batch.")
 

@@ -185,6 +185,9 @@ def judge(config: SuggestConfig, measured: NoiseMeasurement, batch_range: tuple[
     if not measured.relative_error <= config.max_relative_error:
         reasons.append(f"the noise scale's relative error {measured.relative_error:.2g} is above "
                        f"max_relative_error {config.max_relative_error:g}")
+    if adam_or_noise(config.run.optim.optimizer) == "adam" and not measured.preconditioned:
+        reasons.append("Adam's preconditioned noise scale could not be measured (its |G|² estimates were noise); "
+                       "this is the raw gradients'")
     low, high = batch_range
     if high > 2 * low:
         reasons.append(f"sizes {low}–{high} are all predicted within {config.tolerance:.0%} of the least time: "
@@ -262,6 +265,13 @@ def measure_noise(config: SuggestConfig, store: Store, *, verbose: int = 0) -> N
     if reached:
         watch.measure_more()  # at the weights that reached the target, the last epoch's
     value, error, window = noise_in_window(watch.estimates, watch.accuracy, run.target)
+    if not math.isfinite(value) and preconditioned and epoch:
+        # Adam's preconditioned |G|² was noise throughout (a target reached within a few hundred steps,
+        # while Adam's second moment is still young): the raw gradients' noise scale at the goal instead.
+        preconditioned = noise.preconditioned = False
+        watch.restart()
+        watch.measure_more(epoch=epoch)
+        value, error, window = noise_in_window(watch.estimates, watch.accuracy, run.target)
     if not math.isfinite(value):
         raise KerasbatchError("the gradient noise scale could not be measured: every |G|² estimate was noise "
                               f"(the run {watch.stopped_because or 'ended'}); give it a larger --budget-seconds")

@@ -47,14 +47,18 @@ def stretches(estimates: Sequence[tuple[int, float, float]], last: int, pieces: 
               ) -> list[tuple[float, float]]:
     """``(epochs, B_noise)`` over up to ``pieces`` stretches of epochs ``1..last``, in order.
 
-    Epochs are pooled into stretches of about equal numbers of estimates, each its ratio of means; a
-    stretch whose ``|G|²`` mean is not positive (its estimates are noise) joins the next, the last the one
-    before it. Epochs without an estimate count with the stretch they fall in. Empty when no stretch
-    has a positive ratio.
+    The estimates are pooled into stretches of about equal numbers of estimates, each its ratio of means;
+    each epoch counts as one, shared among its estimates, so a stretch's weight is the epochs it
+    covers (estimates taken at the final weights do not outweigh the run). A stretch whose ``|G|²``
+    mean is not positive (its estimates are noise) joins the next, the last the one before it. Empty
+    when no stretch has a positive ratio.
     """
     kept = sorted((e, g, s) for e, g, s in estimates if e <= last)
     if not kept:
         return []
+    per_epoch: dict[int, int] = {}
+    for e, _, _ in kept:
+        per_epoch[e] = per_epoch.get(e, 0) + 1
     size = max(1, math.ceil(len(kept) / pieces))
     groups = [kept[i:i + size] for i in range(0, len(kept), size)]
     merged: list[list] = []
@@ -67,13 +71,11 @@ def stretches(estimates: Sequence[tuple[int, float, float]], last: int, pieces: 
         merged[-2:] = [merged[-2] + merged[-1]]
     if not _positive(merged[-1]):
         return []
-    out, start = [], 1
-    for i, group in enumerate(merged):
-        end = last if i == len(merged) - 1 else group[-1][0]
+    out = []
+    for group in merged:
         g, s = np.mean([x[1] for x in group]), np.mean([x[2] for x in group])
-        out.append((float(end - start + 1), float(s / g)))
-        start = end + 1
-    return [(w, n) for w, n in out if w > 0]
+        out.append((float(sum(1.0 / per_epoch[x[0]] for x in group)), float(s / g)))
+    return out
 
 
 def _positive(group) -> bool:

@@ -42,6 +42,17 @@ def test_what_the_measurement_cannot_support_makes_the_answer_uncertain_and_says
     assert got["level"] == "uncertain" and len(got["reasons"]) == 1 and got["reasons"][0].startswith(says)
 
 
+def test_an_adam_answer_without_adams_preconditioning_says_so():
+    adam = SuggestConfig(run=RunConfig(target=0.9, optim=OptimConfig(optimizer="adam", learning_rate=1e-3)))
+    measured = _measured()
+    got = judge(adam, measured, (256, 512), n_train=10_000)
+    assert got["level"] == "uncertain"
+    assert got["reasons"] == ["Adam's preconditioned noise scale could not be measured (its |G|² estimates were "
+                              "noise); this is the raw gradients'"]
+    measured.preconditioned = True
+    assert judge(adam, measured, (256, 512), n_train=10_000)["level"] == "confident"
+
+
 def test_the_console_line_states_the_range_and_names_the_whole_training_set():
     confidence = judge(_config(), _measured(reached=False, accuracy=0.91), (1120, 1120), n_train=1120)
     suggestion = Suggestion(batch_size=1120, learning_rate=0.1, noise_scale=400.0, noise_scale_interval=(300, 500),

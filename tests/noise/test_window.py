@@ -62,3 +62,13 @@ def test_stretches_follow_a_growing_noise_scale_and_pool_what_is_noise():
     noisy = [(1, -1.0, 1.0), (2, 1.0, 5.0), (3, 1.0, 6.0), (4, 1.0, 8.0)]
     assert stretches(noisy, 4, pieces=4) == pytest.approx([(3.0, 12.0), (1.0, 8.0)])
     assert stretches([(1, -1.0, 1.0)], 1) == []
+
+
+def test_a_stretch_weighs_the_epochs_it_covers_however_many_estimates_fell_in_them():
+    from kerasbatch.noise.window import stretches
+
+    # Epoch 1 with 4 estimates at 10, epoch 2 with 12 more (taken at the final weights) at 30.
+    estimates = [(1, 1.0, 10.0)] * 4 + [(2, 1.0, 30.0)] * 12
+    got = stretches(estimates, 2, pieces=4)
+    assert sum(w for w, _ in got) == pytest.approx(2.0)
+    assert got[0] == pytest.approx((1.0, 10.0)) and all(n == pytest.approx(30.0) for _, n in got[1:])
