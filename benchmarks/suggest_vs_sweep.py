@@ -45,7 +45,8 @@ from kerasbatch.noise.estimators import fit_steps_curve  # noqa: E402
 from kerasbatch.store import Store  # noqa: E402
 from kerasbatch.config.learner import SuggestConfig  # noqa: E402
 from kerasbatch.errors import KerasbatchError  # noqa: E402
-from kerasbatch.learner.suggest import adam_or_noise, suggest  # noqa: E402
+from kerasbatch.config.scaling import adam_or_noise  # noqa: E402
+from kerasbatch.learner.suggest import suggest  # noqa: E402
 from workloads import evaluation_steps, workloads  # noqa: E402
 
 EPOCHS = {"digits": 60, "digits-mlp": 200, "mnist1d": 60, "dots": 100, "tabular": 30, "shapes": 40}

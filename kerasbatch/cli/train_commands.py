@@ -142,7 +142,8 @@ def profile(**params: Any) -> int:
 @click.option("--json", "as_json", is_flag=True, help="Print the suggestion as one JSON object.")
 def suggest(**params: Any) -> int:
     """Suggest the batch size and learning rate that reach --target soonest on this machine."""
-    from kerasbatch.learner.suggest import describe_confidence, suggest as suggest_api
+    from kerasbatch.learner.confidence import describe_confidence
+    from kerasbatch.learner.suggest import suggest as suggest_api
 
     quiet, verbose = output_mode(params)
     config = CONFIGS["suggest"](params)

@@ -59,6 +59,11 @@ RULES = {
 NEEDS_NOISE_SCALE = ("noise", "adam")
 
 
+def adam_or_noise(optimizer: str) -> str:
+    """The rule the learner uses for ``optimizer``: Li et al.'s for Adam and AdamW, McCandlish et al.'s for SGD."""
+    return "adam" if optimizer in ("adam", "adamw") else "noise"
+
+
 def scale_factor(rule: str, base_batch: int, batch_size: int, noise_scale: float | None = None) -> float:
     """The factor from the rate at ``base_batch`` to the rate at ``batch_size`` under ``rule``."""
     return RULES[rule](noise_scale, base_batch, batch_size)

@@ -28,6 +28,7 @@ import math
 import weakref
 
 from kerasbatch.noise.estimators import NoiseAccumulator, NoiseEstimate, two_batch_estimates
+from kerasbatch.noise.preconditioning import precondition
 
 
 # One traced function per (model, micro-batch count); weak keys so a dropped model frees its graph.
@@ -82,20 +83,6 @@ def _seed_positions(model) -> list[int]:
     that relies on it (a dropout test fails if it stops holding).
     """
     return [i for i, v in enumerate(model.non_trainable_variables) if v.name == "seed_generator_state"]
-
-
-def _precondition(grads, moments):
-    """Each micro-batch's gradients divided by ``sqrt(v̂) + ε``, ``v̂`` Adam's second moment after a step
-    on the mean gradient (``moments``: ``(v, β₂, 1 - β₂^(t+1), ε)``, tensors)."""
-    import tensorflow as tf
-
-    velocities, beta_2, correction, epsilon = moments
-    divisors = []
-    for v, parts in zip(velocities, zip(*grads)):
-        mean = tf.add_n(list(parts)) / len(parts)
-        divisors.append(tf.sqrt((beta_2 * tf.cast(v, tf.float32) + (1.0 - beta_2) * tf.square(mean)) / correction)
-                        + epsilon)
-    return [[g / d for g, d in zip(chain, divisors)] for chain in grads]
 
 
 def _micro_batch_grads(model, loss_fn, xs, ys, scale, state):
@@ -180,7 +167,7 @@ def _traced_step(model, micro_batches: int):
             xs, ys = _split(x, micro_batches), _split(y, micro_batches)
             grads, state = _micro_batch_grads(model, loss, xs, ys, scale, state)
             if moments is not None:
-                grads = _precondition(grads, moments)
+                grads = precondition(grads, moments)
             small = tf.add_n([_sq_norm(g) for g in grads]) / micro_batches
             big = _sq_norm([tf.add_n(list(parts)) / micro_batches for parts in zip(*grads)])
             # One tensor, so one transfer to the host; a non-finite gradient makes a sum non-finite.

@@ -11,8 +11,9 @@ from sklearn.datasets import load_digits
 from kerasbatch.config.learner import SuggestConfig
 from kerasbatch.config.run import OptimConfig, RunConfig
 from kerasbatch.config.scaling import adam_rule
-from kerasbatch.learner.suggest import (NoiseMeasurement, Suggestion, adam_or_noise, describe_confidence, judge,
-                                        suggested_config)
+from kerasbatch.config.scaling import adam_or_noise
+from kerasbatch.learner.confidence import describe_confidence, judge
+from kerasbatch.learner.suggest import NoiseMeasurement, Suggestion, suggested_config
 
 
 def _measured(reached=True, error=0.1, accuracy=0.96):
