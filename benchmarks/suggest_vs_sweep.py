@@ -40,7 +40,7 @@ import numpy as np  # noqa: E402
 
 from kerasbatch.training import train  # noqa: E402
 from kerasbatch.config.run import RunConfig  # noqa: E402
-from kerasbatch.learner.predict import StepsModel, best_batch, candidate_sizes  # noqa: E402
+from kerasbatch.learner.predict import StepsModel, best_batch, candidate_sizes, steps_model  # noqa: E402
 from kerasbatch.noise.estimators import fit_steps_curve  # noqa: E402
 from kerasbatch.store import Store  # noqa: E402
 from kerasbatch.config.learner import SuggestConfig  # noqa: E402
@@ -101,8 +101,8 @@ def compare(name: str, run: RunConfig, out: str) -> dict:
     steps = {b: s["steps_to_target"] for b, s in measured.items() if s.get("steps_to_target") is not None}
     s_min, fitted = fit_steps_curve(list(steps), list(steps.values())) if len(steps) >= 2 else (math.nan, math.nan)
     stretches = suggestion.measurement["stretches"]
-    window = StepsModel.window(suggestion.noise_scale, base)
-    whole = StepsModel(tuple(map(tuple, stretches)), base) if stretches else window
+    window = steps_model(suggestion.noise_scale, stretches, base, "window")
+    whole = steps_model(suggestion.noise_scale, stretches, base, "trajectory")
     step_times = {r["batch_size"]: r["step_time"] for r in suggestion.candidates}
     row = {"dataset": name, "optimizer": run.optim.optimizer, "suggested": chosen,
            "confidence": suggestion.confidence["level"], "range": f"{low}–{high}", "sweep best": best,

@@ -6,7 +6,7 @@ import time
 
 import keras
 
-from kerasbatch.noise.window import noise_in_window
+from kerasbatch.noise.window import goal_epoch, noise_in_window
 
 
 class NoiseWatch(keras.callbacks.Callback):
@@ -65,8 +65,8 @@ class NoiseWatch(keras.callbacks.Callback):
     @property
     def reached_at(self) -> int | None:
         """The first epoch (from 1) whose validation accuracy reached the target."""
-        return next((e for e in sorted(self.accuracy) if self.target is not None and self.accuracy[e] >= self.target),
-                    None)
+        epoch, reached = goal_epoch(self.accuracy, self.target)
+        return epoch if reached else None
 
     def error(self) -> float:
         return noise_in_window(self.estimates, self.accuracy, self.target)[1]

@@ -47,6 +47,15 @@ class StepsModel:
         return StepsModel(tuple((w, n * by) for w, n in self.stretches), self.base_batch)
 
 
+def steps_model(noise_scale: float, stretches: Sequence[tuple[float, float]], base_batch: int,
+                prediction: str = "window") -> StepsModel:
+    """The model ``prediction`` names: the window form (one noise scale), or the trajectory form over
+    ``stretches`` (the window form when there are none)."""
+    if prediction == "trajectory" and stretches:
+        return StepsModel(tuple(tuple(s) for s in stretches), base_batch)
+    return StepsModel.window(noise_scale, base_batch)
+
+
 def _model(noise: float | StepsModel) -> StepsModel:
     return noise if isinstance(noise, StepsModel) else StepsModel.window(noise)
 
@@ -95,8 +104,8 @@ def predict(noise_scale: float, interval: tuple[float, float], step_times: dict[
     """
     if not step_times:
         raise KerasbatchError("no candidate batch size could be measured")
-    window = StepsModel.window(noise_scale, base_batch)
-    trajectory = StepsModel(tuple(stretches), base_batch) if stretches else window
+    window = steps_model(noise_scale, stretches, base_batch, "window")
+    trajectory = steps_model(noise_scale, stretches, base_batch, "trajectory")
     model = trajectory if prediction == "trajectory" else window
     chosen = best_batch(model, step_times)
     near = set()
@@ -104,8 +113,7 @@ def predict(noise_scale: float, interval: tuple[float, float], step_times: dict[
         scaled = model.scaled(n / noise_scale)
         times = {b: relative_time(scaled, b, t) for b, t in step_times.items()}
         least = min(times.values())
-        near |= {b for b, t in times.items() if t <= (1.0 + tolerance) * least}
-        near.add(best_batch(scaled, step_times))
+        near |= {b for b, t in times.items() if t <= (1.0 + tolerance) * least}  # the least among them
     baseline_time = relative_time(model, baseline_batch, step_time_at(step_times, baseline_batch))
     best_time = relative_time(model, chosen, step_times[chosen])
     rate = RULES[rule]

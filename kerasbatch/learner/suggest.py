@@ -37,7 +37,7 @@ from kerasbatch.config.scaling import adam_or_noise
 from kerasbatch.config.run import RunConfig
 from kerasbatch.errors import KerasbatchError
 from kerasbatch.learner.confidence import describe_confidence, judge, take_smallest_defensible
-from kerasbatch.learner.predict import StepsModel, candidate_sizes, larger_sizes_cannot_help, predict
+from kerasbatch.learner.predict import StepsModel, candidate_sizes, larger_sizes_cannot_help, predict, steps_model
 from kerasbatch.noise.window import goal_epoch, noise_in_window, stretches, trajectory
 from kerasbatch.store import SUGGESTION, Store, make_dir, write_json
 
@@ -90,7 +90,7 @@ class Suggestion:
     measured: dict[str, Any] | None = None
     confidence: dict[str, Any] = field(default_factory=dict)
     lr_scaling: str = "noise"
-    cost: dict[str, float] = field(default_factory=dict)  # seconds: measuring, profiling, in all
+    cost: dict[str, float] = field(default_factory=dict)  # seconds: measuring, profiling (cost_seconds in all)
 
     @property
     def confident(self) -> bool:
@@ -133,7 +133,7 @@ def suggest(config: SuggestConfig, store: Store, *, progress: Progress | None = 
         low, high = measured.interval
         _say(progress, f"noise scale {measured.noise_scale:.4g} (95% interval {low:.4g}–{high:.4g}), epochs "
                        f"{measured.window[0]}–{measured.window[1]}; the run {measured.stopped_because}")
-        model = _steps_model(config, measured)
+        model = steps_model(measured.noise_scale, measured.stretches, base, config.prediction)
         _say(progress, f"profiling up to {len(sizes)} batch sizes, ascending, until larger ones cannot help …")
         measured_profile = profiler.profile(profile_config, store, progress=progress, prober=prober,
                                             enough=_enough(model.scaled(high / measured.noise_scale),
@@ -160,19 +160,13 @@ def suggest(config: SuggestConfig, store: Store, *, progress: Progress | None = 
                                                   * step_times[suggestion.batch_size])
     suggestion.cost_seconds = time.perf_counter() - started
     suggestion.cost = {"measuring": measuring, "profiling": suggestion.cost_seconds - measuring,
-                       "profile_startup": measured_profile.startup_seconds, "total": suggestion.cost_seconds}
+                       "profile_startup": measured_profile.startup_seconds}
     _say(progress, describe_confidence(suggestion))
     if config.run_suggestion:
         suggestion.measured = _run_suggestion(config, suggestion, store, verbose)
     make_dir(store.study_dir)
     write_json(store.study_dir / SUGGESTION, suggestion.to_dict())
     return suggestion
-
-
-def _steps_model(config: SuggestConfig, measured: NoiseMeasurement) -> StepsModel:
-    if config.prediction == "trajectory" and measured.stretches:
-        return StepsModel(tuple(measured.stretches), measured.batch_size)
-    return StepsModel.window(measured.noise_scale, measured.batch_size)
 
 
 def suggested_config(config: SuggestConfig, suggestion: Suggestion) -> RunConfig:
